@@ -1,0 +1,289 @@
+"""The express-session cookie model, its exact JSON, and the expiry arithmetic stores share.
+
+Times are integer milliseconds since the epoch, as in JavaScript: that is what
+``cookie.expires`` means to every Node store, and it keeps the arithmetic exact.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from email.utils import formatdate, parsedate_to_datetime
+from typing import Any
+
+from connectstore.errors import SerializationError
+from connectstore.signing import encode_uri_component
+
+__all__ = [
+    "DEFAULT_TTL",
+    "Cookie",
+    "format_expires",
+    "is_expired",
+    "now_ms",
+    "parse_expires",
+    "session_expires",
+    "ttl_seconds",
+]
+
+#: Lifetime in seconds of a session whose cookie has no ``expires`` (connect-redis default).
+DEFAULT_TTL = 86400
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ISO = re.compile(
+    r"(?P<y>[+-]\d{6}|\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})"
+    r"(?:[T ](?P<h>\d{2}):(?P<mi>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<f>\d+))?)?)?"
+    r"\s*(?P<tz>Z|z|[+-]\d{2}(?::?\d{2})?)?"
+)
+
+
+def now_ms() -> int:
+    """The current time in integer milliseconds since the epoch (JavaScript's ``Date.now()``)."""
+    return time.time_ns() // 1_000_000
+
+
+def format_expires(when: int | datetime) -> str:
+    """Render a time as JavaScript's ``Date#toJSON`` does: ``2030-01-02T03:04:05.678Z``.
+
+    ``when`` is epoch milliseconds or a datetime (a naive datetime is taken as UTC).
+    Sub-millisecond precision is truncated, as JavaScript dates cannot hold it.
+    """
+    ms = when if isinstance(when, int) else _datetime_to_ms(when)
+    seconds, millis = divmod(ms, 1000)
+    stamp = time.gmtime(seconds)
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', stamp)}.{millis:03d}Z"
+
+
+def parse_expires(value: object) -> int | None:
+    """Read a stored ``cookie.expires`` into epoch milliseconds, or ``None`` for "no expiry".
+
+    Accepts what a Node writer can leave there: an ISO-8601 string (any precision, ``Z`` or
+    an offset; no offset means UTC), an RFC 1123 date, ``null``/``false``, epoch
+    milliseconds, or a datetime. Anything else raises :class:`SerializationError`.
+    """
+    if value is None or value is False:
+        return None
+    if isinstance(value, bool):
+        raise SerializationError("cookie.expires must be a date, not true", path="$.cookie.expires")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise SerializationError("cookie.expires is not a finite time", path="$.cookie.expires")
+        return int(value)
+    if isinstance(value, datetime):
+        return _datetime_to_ms(value)
+    if isinstance(value, str):
+        parsed = _parse_date_string(value.strip())
+        if parsed is not None:
+            return parsed
+        raise SerializationError(f"cookie.expires {value!r} is not a date", path="$.cookie.expires")
+    raise SerializationError(
+        f"cookie.expires has unsupported type {type(value).__name__}", path="$.cookie.expires"
+    )
+
+
+def session_expires(session: Mapping[str, Any]) -> int | None:
+    """A session's expiry in epoch milliseconds (from ``session["cookie"]["expires"]``), or None.
+
+    ``cookie`` may be a mapping or a :class:`Cookie`; a session without one never expires.
+    """
+    cookie = session.get("cookie")
+    if cookie is None:
+        return None
+    if isinstance(cookie, Cookie):
+        return cookie.expires_ms
+    if isinstance(cookie, Mapping):
+        return parse_expires(cookie.get("expires"))
+    raise SerializationError("cookie must be an object", path="$.cookie")
+
+
+def ttl_seconds(session: Mapping[str, Any], default_ttl: int = DEFAULT_TTL, *, now: int | None = None) -> int:
+    """Seconds a store should keep ``session``: connect-redis's rule.
+
+    ``ceil((expires - now) / 1000)`` when the cookie has an expiry (zero or negative means
+    "already expired: delete instead of writing"), else ``default_ttl``.
+    """
+    expires = session_expires(session)
+    if expires is None:
+        return default_ttl
+    remaining = expires - (now_ms() if now is None else now)
+    return -(-remaining // 1000)
+
+
+def is_expired(session: Mapping[str, Any], *, now: int | None = None) -> bool:
+    """True when the session's cookie expiry is at or before ``now`` (express-session's rule)."""
+    expires = session_expires(session)
+    return expires is not None and expires <= (now_ms() if now is None else now)
+
+
+@dataclass
+class Cookie:
+    """The ``cookie`` member of an express-session session, field for field.
+
+    Field names are Python's; :meth:`to_json` gives the exact JSON object express-session
+    stores (its key order, ``originalMaxAge`` and ``expires`` always present, other
+    fields omitted when ``None``). ``original_max_age`` is in milliseconds, as in Node.
+    ``maxAge`` is never stored: it is derived, see :attr:`max_age_ms`.
+    """
+
+    original_max_age: int | float | None = None
+    expires: datetime | None = None
+    secure: bool | None = None
+    http_only: bool | None = True
+    domain: str | None = None
+    path: str | None = "/"
+    same_site: bool | str | None = None
+    partitioned: bool | None = None
+    priority: str | None = None
+
+    @classmethod
+    def create(cls, *, max_age_ms: int | None = None, now: int | None = None, **fields: Any) -> Cookie:
+        """A cookie as express-session generates one: ``expires = now + max_age_ms``."""
+        cookie = cls(**fields)
+        if max_age_ms is not None:
+            start = now_ms() if now is None else now
+            cookie.expires = _ms_to_datetime(start + max_age_ms)
+            cookie.original_max_age = max_age_ms
+        return cookie
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Cookie:
+        """Build a cookie from its stored JSON object; unknown keys are dropped, as in Node."""
+        expires = parse_expires(data.get("expires"))
+        return cls(
+            original_max_age=data.get("originalMaxAge"),
+            expires=None if expires is None else _ms_to_datetime(expires),
+            secure=data.get("secure"),
+            http_only=data.get("httpOnly"),
+            domain=data.get("domain"),
+            path=data.get("path"),
+            same_site=data.get("sameSite"),
+            partitioned=data.get("partitioned"),
+            priority=data.get("priority"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object express-session writes for this cookie, in its key order."""
+        out: dict[str, Any] = {"originalMaxAge": self.original_max_age}
+        if self.partitioned is not None:
+            out["partitioned"] = self.partitioned
+        if self.priority is not None:
+            out["priority"] = self.priority
+        out["expires"] = None if self.expires is None else format_expires(self.expires)
+        for key, value in (
+            ("secure", self.secure),
+            ("httpOnly", self.http_only),
+            ("domain", self.domain),
+            ("path", self.path),
+            ("sameSite", self.same_site),
+        ):
+            if value is not None:
+                out[key] = value
+        return out
+
+    @property
+    def expires_ms(self) -> int | None:
+        """``expires`` as epoch milliseconds."""
+        return None if self.expires is None else _datetime_to_ms(self.expires)
+
+    @property
+    def max_age_ms(self) -> int | None:
+        """Milliseconds left until ``expires`` (negative once past), or None: Node's ``maxAge``."""
+        expires = self.expires_ms
+        return None if expires is None else expires - now_ms()
+
+    def reset_max_age(self, *, now: int | None = None) -> None:
+        """Restart the cookie's life: ``expires = now + original_max_age`` (Node's ``touch()``)."""
+        if isinstance(self.original_max_age, (int, float)) and not isinstance(self.original_max_age, bool):
+            start = now_ms() if now is None else now
+            self.expires = _ms_to_datetime(start + int(self.original_max_age))
+
+    def serialize(self, name: str, value: str) -> str:
+        """The ``Set-Cookie`` header value express-session sends for this cookie.
+
+        ``value`` is URL-encoded like JavaScript's ``encodeURIComponent``; attributes come
+        in the order of the ``cookie`` npm package; only ``Expires`` is sent, never ``Max-Age``.
+        """
+        if not _TOKEN.fullmatch(name):
+            raise ValueError(f"invalid cookie name {name!r}")
+        parts = [f"{name}={encode_uri_component(value)}"]
+        if self.domain:
+            parts.append(f"Domain={_attribute(self.domain, 'domain')}")
+        if self.path:
+            parts.append(f"Path={_attribute(self.path, 'path')}")
+        expires = self.expires_ms
+        if expires is not None:
+            parts.append(f"Expires={formatdate(expires // 1000, usegmt=True)}")
+        if self.http_only:
+            parts.append("HttpOnly")
+        if self.secure:
+            parts.append("Secure")
+        if self.partitioned:
+            parts.append("Partitioned")
+        if self.priority:
+            parts.append(f"Priority={_choice(self.priority, 'priority', _PRIORITIES)}")
+        if self.same_site:
+            same_site = "strict" if self.same_site is True else self.same_site
+            parts.append(f"SameSite={_choice(str(same_site), 'sameSite', _SAME_SITES)}")
+        return "; ".join(parts)
+
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_PRIORITIES = {"low": "Low", "medium": "Medium", "high": "High"}
+_SAME_SITES = {"lax": "Lax", "strict": "Strict", "none": "None"}
+
+
+def _attribute(value: str, what: str) -> str:
+    if any(ch in value for ch in ";\r\n\x00") or not value.isprintable():
+        raise ValueError(f"invalid cookie {what} {value!r}")
+    return value
+
+
+def _choice(value: str, what: str, allowed: dict[str, str]) -> str:
+    try:
+        return allowed[value.lower()]
+    except KeyError:
+        raise ValueError(f"invalid cookie {what} {value!r}") from None
+
+
+def _datetime_to_ms(when: datetime) -> int:
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    delta = when - _EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def _ms_to_datetime(ms: int) -> datetime:
+    return _EPOCH + timedelta(milliseconds=ms)
+
+
+def _parse_date_string(text: str) -> int | None:
+    match = _ISO.fullmatch(text)
+    if match is None:
+        try:
+            return _datetime_to_ms(parsedate_to_datetime(text))
+        except (TypeError, ValueError, IndexError):
+            return None
+    g = match.groupdict()
+    try:
+        base = datetime(
+            int(g["y"]),
+            int(g["mo"]),
+            int(g["d"]),
+            int(g["h"] or 0),
+            int(g["mi"] or 0),
+            int(g["s"] or 0),
+            tzinfo=timezone.utc,
+        )
+    except ValueError:
+        return None
+    ms = _datetime_to_ms(base) + int((g["f"] or "0")[:3].ljust(3, "0"))
+    tz = g["tz"]
+    if tz and tz not in ("Z", "z"):
+        digits = tz[1:].replace(":", "")
+        offset = int(digits[:2]) * 60 + int(digits[2:] or 0)
+        ms -= (offset if tz[0] == "+" else -offset) * 60_000
+    return ms

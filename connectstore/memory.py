@@ -1,0 +1,105 @@
+"""MemoryStore: express-session's in-process store, with its exact semantics.
+
+Sessions are kept as serialized JSON text, as express-session's MemoryStore keeps them,
+so nothing a caller does to a dict it passed in or got back changes what is stored.
+Expired sessions vanish when they are read or listed; there is no background sweep.
+For tests and single-process development, not for production.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+from connectstore.cookie import now_ms, session_expires
+from connectstore.serializer import JSONSerializer, Serializer, SessionData, decode_session
+from connectstore.store import Store
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore(Store):
+    """A dict of sid -> serialized session.
+
+    ``ttl`` (seconds) bounds sessions whose cookie has no expiry; the default ``None``
+    keeps them until destroyed, as express-session does. ``clock`` returns the current
+    time in epoch milliseconds (tests may pass a fake one).
+    """
+
+    capabilities = frozenset({"touch", "all", "clear", "length", "ids", "items"})
+
+    def __init__(
+        self,
+        *,
+        ttl: float | None = None,
+        serializer: Serializer | None = None,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self.ttl = ttl
+        self.serializer: Serializer = serializer or JSONSerializer()
+        self._clock = clock
+        self._sessions: dict[str, tuple[str, int | None]] = {}
+
+    async def get(self, sid: str) -> SessionData | None:
+        """The live session under ``sid``, or None; an expired one is deleted on the way."""
+        return self._load(sid)
+
+    async def set(self, sid: str, session: SessionData) -> None:
+        """Store a copy of ``session``; an expiry already past deletes it instead."""
+        text = self.serializer.dumps(session)
+        deadline = self._deadline(session)
+        if deadline is not None and deadline <= self._clock():
+            self._sessions.pop(sid, None)
+        else:
+            self._sessions[sid] = (text, deadline)
+
+    async def destroy(self, sid: str) -> None:
+        """Forget ``sid``; a missing sid is fine."""
+        self._sessions.pop(sid, None)
+
+    async def touch(self, sid: str, session: SessionData) -> None:
+        """Replace only the stored ``cookie`` of a live session (express-session's rule)."""
+        current = self._load(sid)
+        if current is None:
+            return
+        current["cookie"] = session.get("cookie")
+        await self.set(sid, current)
+
+    async def all(self) -> dict[str, SessionData]:
+        """Every live session keyed by sid."""
+        return {sid: session async for sid, session in self.items()}
+
+    async def clear(self) -> None:
+        """Drop every session."""
+        self._sessions.clear()
+
+    async def length(self) -> int:
+        """How many live sessions there are."""
+        return len([sid async for sid in self.ids()])
+
+    async def ids(self) -> AsyncIterator[str]:
+        """Ids of live sessions."""
+        async for sid, _ in self.items():
+            yield sid
+
+    async def items(self) -> AsyncIterator[tuple[str, SessionData]]:
+        """``(sid, session)`` for live sessions; expired ones are deleted on the way."""
+        for sid in list(self._sessions):
+            session = self._load(sid)
+            if session is not None:
+                yield sid, session
+
+    def _deadline(self, session: SessionData) -> int | None:
+        expires = session_expires(session)
+        if expires is None and self.ttl is not None:
+            return self._clock() + int(self.ttl * 1000)
+        return expires
+
+    def _load(self, sid: str) -> SessionData | None:
+        entry = self._sessions.get(sid)
+        if entry is None:
+            return None
+        text, deadline = entry
+        if deadline is not None and deadline <= self._clock():
+            del self._sessions[sid]
+            return None
+        return decode_session(self.serializer, sid, text)

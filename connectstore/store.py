@@ -1,0 +1,126 @@
+"""The store contract: what every connectstore session store does. Read this first.
+
+A store keeps express-session sessions by id. A session (:data:`SessionData`) is a plain
+JSON-compatible dict with a ``"cookie"`` object, exactly what an express-session store
+receives, and the cookie's ``expires`` decides how long the store keeps it.
+
+``get``, ``set`` and ``destroy`` are required. ``touch`` is recommended; ``all``,
+``clear``, ``length`` and the streaming ``ids``/``items`` are optional. A store lists the
+optional methods it implements in :attr:`Store.capabilities`; calling one it does not
+list raises :class:`UnsupportedOperationError`. Middleware and the conformance suite ask
+:func:`supports` instead of guessing.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import ClassVar, Final
+
+from connectstore.errors import UnsupportedOperationError
+from connectstore.serializer import SessionData
+
+__all__ = ["CAPABILITIES", "Store", "capabilities", "supports"]
+
+CAPABILITIES: Final = frozenset({"touch", "all", "clear", "length", "ids", "items"})
+"""Every optional capability a store can declare; each is a method of :class:`Store`."""
+
+
+class Store(abc.ABC):
+    """Base class of session stores (express-session's ``Store``, async).
+
+    Subclasses implement the three required coroutines, override the optional methods
+    they support, and name those in ``capabilities``. A store is an async context
+    manager: ``async with`` closes it.
+    """
+
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    """The optional methods this store implements (a subset of :data:`CAPABILITIES`)."""
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        unknown = cls.capabilities - CAPABILITIES
+        if unknown:
+            raise TypeError(f"{cls.__name__} declares unknown capabilities {sorted(unknown)}")
+        missing = [name for name in cls.capabilities if getattr(cls, name) is getattr(Store, name)]
+        if missing:
+            raise TypeError(f"{cls.__name__} declares {sorted(missing)} but does not implement them")
+
+    @abc.abstractmethod
+    async def get(self, sid: str) -> SessionData | None:
+        """The session stored under ``sid``, or None when it is missing **or expired**.
+
+        Never an error for those two cases. The returned dict is the caller's own:
+        mutating it does not change what is stored.
+        """
+
+    @abc.abstractmethod
+    async def set(self, sid: str, session: SessionData) -> None:
+        """Insert or replace the session under ``sid``.
+
+        Its lifetime comes from ``session["cookie"]["expires"]``, or the store's default
+        TTL when that is null. An expiry already past deletes the session instead.
+        A value that cannot be stored faithfully raises
+        :class:`~connectstore.SerializationError` before anything is written.
+        """
+
+    @abc.abstractmethod
+    async def destroy(self, sid: str) -> None:
+        """Delete the session under ``sid``; deleting a missing session is not an error."""
+
+    async def touch(self, sid: str, session: SessionData) -> None:
+        """Extend the life of a live session to ``session``'s new cookie expiry.
+
+        Never changes the stored application data (only the cookie/expiry); a no-op for a
+        missing or expired sid: it never creates a session.
+        """
+        raise UnsupportedOperationError(self, "touch")
+
+    async def all(self) -> dict[str, SessionData]:
+        """Every live session, keyed by sid (expired sessions never appear)."""
+        raise UnsupportedOperationError(self, "all")
+
+    async def clear(self) -> None:
+        """Delete this store's sessions, and nothing else in a shared backend."""
+        raise UnsupportedOperationError(self, "clear")
+
+    async def length(self) -> int:
+        """The number of live sessions."""
+        raise UnsupportedOperationError(self, "length")
+
+    def ids(self) -> AsyncIterator[str]:
+        """Stream the ids of live sessions, in bounded memory. An id may be reported once only."""
+        raise UnsupportedOperationError(self, "ids")
+
+    def items(self) -> AsyncIterator[tuple[str, SessionData]]:
+        """Stream ``(sid, session)`` for live sessions, in bounded memory."""
+        raise UnsupportedOperationError(self, "items")
+
+    async def close(self) -> None:
+        """Release connections and stop background tasks. Safe to call more than once."""
+        return None
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+def capabilities(store: object) -> frozenset[str]:
+    """The optional capabilities ``store`` declares (empty for an object that is no Store)."""
+    declared: frozenset[str] = getattr(store, "capabilities", frozenset())
+    return frozenset(declared) & CAPABILITIES
+
+
+def supports(store: object, capability: str) -> bool:
+    """Whether ``store`` declares ``capability`` (``"touch"``, ``"all"``, ``"ids"``...)."""
+    if capability not in CAPABILITIES:
+        raise ValueError(f"unknown capability {capability!r}; known: {sorted(CAPABILITIES)}")
+    return capability in capabilities(store)

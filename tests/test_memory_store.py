@@ -1,0 +1,105 @@
+"""MemoryStore: express-session's MemoryStore semantics plus isolation.
+
+The full contract is checked by the conformance suite (tests/test_conformance_*.py);
+these tests pin what is particular to this store: the fake clock, ``ttl``, express
+behaviour on read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from connectstore import Cookie, MemoryStore, SerializationError, format_expires
+
+T0 = 1_893_553_445_678
+
+
+class Clock:
+    """A settable clock in epoch milliseconds."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def session(expires: int | None, **data: Any) -> dict[str, Any]:
+    return {
+        "cookie": {"originalMaxAge": None, "expires": None if expires is None else format_expires(expires)},
+        **data,
+    }
+
+
+async def test_expired_sessions_vanish_on_read_and_from_listings() -> None:
+    clock = Clock()
+    store = MemoryStore(clock=clock)
+    await store.set("a", session(T0 + 1000, n=1))
+    await store.set("b", session(None, n=2))
+    assert await store.length() == 2
+    clock.now = T0 + 999
+    assert await store.get("a") == session(T0 + 1000, n=1)
+    clock.now = T0 + 1000
+    assert await store.get("a") is None
+    assert await store.all() == {"b": session(None, n=2)}
+    assert await store.length() == 1
+
+
+async def test_ttl_bounds_sessions_without_expiry() -> None:
+    clock = Clock()
+    store = MemoryStore(ttl=2, clock=clock)
+    await store.set("a", session(None))
+    clock.now = T0 + 1999
+    assert await store.get("a") is not None
+    clock.now = T0 + 2000
+    assert await store.get("a") is None
+
+
+async def test_touch_replaces_only_the_cookie() -> None:
+    clock = Clock()
+    store = MemoryStore(clock=clock)
+    await store.set("a", session(T0 + 1000, views=1))
+    await store.touch("a", session(T0 + 5000, views=999))
+    clock.now = T0 + 4000
+    assert await store.get("a") == session(T0 + 5000, views=1)
+    await store.touch("missing", session(T0 + 5000))
+    assert await store.get("missing") is None
+
+
+async def test_set_with_past_expiry_deletes() -> None:
+    clock = Clock()
+    store = MemoryStore(clock=clock)
+    await store.set("a", session(T0 + 10))
+    await store.set("a", session(T0 - 10))
+    assert await store.get("a") is None
+    assert await store.length() == 0
+
+
+async def test_isolation_from_caller_mutation() -> None:
+    store = MemoryStore()
+    data = session(None, cart=[1])
+    await store.set("a", data)
+    data["cart"].append(2)
+    got = await store.get("a")
+    assert got is not None
+    assert got["cart"] == [1]
+    got["cart"].append(3)
+    assert (await store.get("a") or {})["cart"] == [1]
+
+
+async def test_bad_values_are_refused_before_writing() -> None:
+    store = MemoryStore()
+    await store.set("a", session(None, ok=1))
+    with pytest.raises(SerializationError):
+        await store.set("a", session(None, bad={1, 2}))
+    assert await store.get("a") == session(None, ok=1)
+
+
+async def test_cookie_objects_are_accepted() -> None:
+    store = MemoryStore()
+    await store.set("a", {"cookie": Cookie.create(max_age_ms=60000), "x": 1})
+    got = await store.get("a")
+    assert got is not None
+    assert got["cookie"]["originalMaxAge"] == 60000
