@@ -32,6 +32,8 @@ __all__ = [
 DEFAULT_TTL = 86400
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MIN_DATETIME_MS = -62_135_596_800_000  # 0001-01-01T00:00:00.000Z
+_MAX_DATETIME_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 _ISO = re.compile(
     r"(?P<y>[+-]\d{6}|\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})"
     r"(?:[T ](?P<h>\d{2}):(?P<mi>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<f>\d+))?)?)?"
@@ -51,9 +53,14 @@ def format_expires(when: int | datetime) -> str:
     Sub-millisecond precision is truncated, as JavaScript dates cannot hold it.
     """
     ms = when if isinstance(when, int) else _datetime_to_ms(when)
-    seconds, millis = divmod(ms, 1000)
-    stamp = time.gmtime(seconds)
-    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', stamp)}.{millis:03d}Z"
+    days, ms_of_day = divmod(ms, 86_400_000)
+    year, month, day = _civil_from_days(days)
+    # JavaScript writes years outside 0..9999 with a sign and six digits.
+    year_text = f"{year:04d}" if 0 <= year <= 9999 else f"{'+' if year > 0 else '-'}{abs(year):06d}"
+    seconds, millis = divmod(ms_of_day, 1000)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    return f"{year_text}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}Z"
 
 
 def parse_expires(value: object) -> int | None:
@@ -153,6 +160,8 @@ class Cookie:
     def from_json(cls, data: Mapping[str, Any]) -> Cookie:
         """Build a cookie from its stored JSON object; unknown keys are dropped, as in Node."""
         expires = parse_expires(data.get("expires"))
+        if expires is not None and not _MIN_DATETIME_MS <= expires <= _MAX_DATETIME_MS:
+            raise SerializationError("cookie.expires is beyond the years 1-9999", path="$.cookie.expires")
         return cls(
             original_max_age=data.get("originalMaxAge"),
             expires=None if expires is None else _ms_to_datetime(expires),
@@ -268,22 +277,46 @@ def _parse_date_string(text: str) -> int | None:
         except (TypeError, ValueError, IndexError):
             return None
     g = match.groupdict()
-    try:
-        base = datetime(
-            int(g["y"]),
-            int(g["mo"]),
-            int(g["d"]),
-            int(g["h"] or 0),
-            int(g["mi"] or 0),
-            int(g["s"] or 0),
-            tzinfo=timezone.utc,
-        )
-    except ValueError:
+    year, month, day = int(g["y"]), int(g["mo"]), int(g["d"])
+    hour, minute, second = int(g["h"] or 0), int(g["mi"] or 0), int(g["s"] or 0)
+    if not (1 <= month <= 12 and 1 <= day <= _days_in_month(year, month)):
         return None
-    ms = _datetime_to_ms(base) + int((g["f"] or "0")[:3].ljust(3, "0"))
+    if hour > 23 or minute > 59 or second > 59:
+        return None
+    days = _days_from_civil(year, month, day)
+    ms = ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + int((g["f"] or "0")[:3].ljust(3, "0"))
     tz = g["tz"]
     if tz and tz not in ("Z", "z"):
         digits = tz[1:].replace(":", "")
         offset = int(digits[:2]) * 60 + int(digits[2:] or 0)
         ms -= (offset if tz[0] == "+" else -offset) * 60_000
     return ms
+
+
+def _days_in_month(year: int, month: int) -> int:
+    if month == 2:
+        return 29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28
+    return 30 if month in (4, 6, 9, 11) else 31
+
+
+def _days_from_civil(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date (any year, as JavaScript allows)."""
+    year -= month <= 2
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468
+
+
+def _civil_from_days(days: int) -> tuple[int, int, int]:
+    """The proleptic Gregorian (year, month, day) of a count of days since 1970-01-01."""
+    days += 719468
+    era = days // 146097
+    day_of_era = days - era * 146097
+    year_of_era = (day_of_era - day_of_era // 1460 + day_of_era // 36524 - day_of_era // 146096) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    mp = (5 * day_of_year + 2) // 153
+    day = day_of_year - (153 * mp + 2) // 5 + 1
+    month = mp + (3 if mp < 10 else -9)
+    return year_of_era + era * 400 + (month <= 2), month, day

@@ -16,12 +16,14 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import ClassVar, Final
+from typing import ClassVar, Final, TypeVar
 
 from connectstore.errors import UnsupportedOperationError
 from connectstore.serializer import SessionData
 
 __all__ = ["CAPABILITIES", "Store", "capabilities", "supports"]
+
+_S = TypeVar("_S", bound="Store")
 
 CAPABILITIES: Final = frozenset({"touch", "all", "clear", "length", "ids", "items"})
 """Every optional capability a store can declare; each is a method of :class:`Store`."""
@@ -101,7 +103,7 @@ class Store(abc.ABC):
         """Release connections and stop background tasks. Safe to call more than once."""
         return None
 
-    async def __aenter__(self) -> Store:
+    async def __aenter__(self: _S) -> _S:
         return self
 
     async def __aexit__(

@@ -12,3 +12,6 @@ VECTORS = Path(__file__).parent / "vectors"
 def load_vectors(name: str) -> Any:
     """One golden-data file of ``tests/vectors``."""
     return json.loads((VECTORS / name).read_text(encoding="utf-8"))
+
+
+pytest_plugins = ["pytester"]

@@ -165,3 +165,46 @@ def test_set_cookie_header_refuses_bad_names() -> None:
 
 def test_now_ms_is_epoch_milliseconds() -> None:
     assert abs(now_ms() - datetime.now(timezone.utc).timestamp() * 1000) < 1000
+
+
+@pytest.mark.parametrize(
+    ("ms", "text"),
+    [
+        (8_640_000_000_000_000, "+275760-09-13T00:00:00.000Z"),  # new Date(8.64e15).toJSON()
+        (-62_198_755_200_000, "-000001-01-01T00:00:00.000Z"),
+        (253_402_300_799_999, "9999-12-31T23:59:59.999Z"),
+        (951_782_400_000, "2000-02-29T00:00:00.000Z"),
+        (-1, "1969-12-31T23:59:59.999Z"),
+    ],
+)
+def test_extended_years_like_javascript(ms: int, text: str) -> None:
+    assert format_expires(ms) == text
+    assert parse_expires(text) == ms
+
+
+def test_dates_match_node_for_many_instants() -> None:
+    import random
+
+    from tests.node import run_node
+
+    rng = random.Random(7)
+    instants = [rng.randint(-8_640_000_000_000_000, 8_640_000_000_000_000) for _ in range(500)]
+    instants += [rng.randint(0, 4_102_444_800_000) for _ in range(500)]
+    theirs = run_node(
+        "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{"
+        "console.log(JSON.stringify(JSON.parse(s).map(ms=>new Date(ms).toJSON())))})",
+        instants,
+    )
+    assert [format_expires(ms) for ms in instants] == theirs
+    assert [parse_expires(text) for text in theirs] == instants
+
+
+def test_impossible_dates_are_refused() -> None:
+    for text in ["2030-02-30T00:00:00Z", "2031-02-29T00:00:00Z", "2030-01-01T24:00:00Z", "2030-00-10"]:
+        with pytest.raises(SerializationError):
+            parse_expires(text)
+
+
+def test_cookie_object_refuses_expiry_beyond_datetime_range() -> None:
+    with pytest.raises(SerializationError, match="beyond the years"):
+        Cookie.from_json({"expires": "+275760-09-13T00:00:00.000Z"})

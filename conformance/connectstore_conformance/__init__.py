@@ -1,0 +1,43 @@
+"""connectstore-conformance: the suite that tells whether a store honours the connect store contract.
+
+Subclass :class:`StoreConformance` and provide an async ``store`` fixture that yields a fresh,
+empty store; every clause of the contract becomes a test. See the README for the options.
+"""
+
+from connectstore_conformance.base import ConformanceBase, requires
+from connectstore_conformance.hostile import ConcurrencyChecks, HostileSidChecks
+from connectstore_conformance.model import ModelChecks, store_state_machine
+from connectstore_conformance.optional import ListingChecks, TouchChecks
+from connectstore_conformance.required import RequiredMethodChecks
+from connectstore_conformance.sessions import EVERY_JSON_TYPE, HOSTILE_SIDS, make_session, without_cookie
+
+__all__ = [
+    "EVERY_JSON_TYPE",
+    "HOSTILE_SIDS",
+    "ConcurrencyChecks",
+    "ConformanceBase",
+    "HostileSidChecks",
+    "ListingChecks",
+    "ModelChecks",
+    "RequiredMethodChecks",
+    "StoreConformance",
+    "TouchChecks",
+    "make_session",
+    "requires",
+    "store_state_machine",
+    "without_cookie",
+]
+
+
+class StoreConformance(
+    ModelChecks,
+    ConcurrencyChecks,
+    HostileSidChecks,
+    ListingChecks,
+    TouchChecks,
+    RequiredMethodChecks,
+):
+    """Every check of the store contract. Subclass it and provide the ``store`` fixture.
+
+    (pytest runs the checks of the last base first: required methods come first.)
+    """

@@ -1,0 +1,135 @@
+"""``connectstore check``: run the suite against one store and print a readable report.
+
+The suite runs in a child pytest process (so pytest rewrites the suite's assertions and the
+messages show the compared values); :mod:`.collector` hands the outcomes back as JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+from typing import Any, TextIO
+
+from connectstore_conformance.collector import RESULTS_ENV
+from connectstore_conformance.target import CLEAR_ENV, TARGET_ENV, open_target
+
+LABELS = {"passed": "PASS", "failed": "FAIL", "not supported": "N/S ", "skipped": "SKIP"}
+CHECK_TARGET = Path(__file__).with_name("check_target.py")
+
+
+def run_check(
+    target: str,
+    *,
+    clear: bool = False,
+    json_path: str | None = None,
+    time_scale: float = 1.0,
+    examples: int | None = None,
+    verbose: bool = False,
+    out: TextIO = sys.stdout,
+) -> int:
+    """Run the whole suite against ``target``; print the report; return the exit status
+    (0 all passed, 1 a clause failed, 2 the suite could not run).
+    """
+    problem = asyncio.run(_probe(target))
+    if problem:
+        print(f"connectstore check: cannot open {target}: {problem}", file=out)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="connectstore-check-") as workdir:
+        ini = Path(workdir, "pytest.ini")
+        ini.write_text("[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
+        results_file = Path(workdir, "results.json")
+        env = {
+            **os.environ,
+            TARGET_ENV: target,
+            CLEAR_ENV: "1" if clear else "0",
+            RESULTS_ENV: str(results_file),
+            "CONNECTSTORE_CHECK_TIME_SCALE": str(time_scale),
+            "PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])),
+        }
+        if examples is not None:
+            env["CONNECTSTORE_CHECK_EXAMPLES"] = str(examples)
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(CHECK_TARGET),
+            "-c",
+            str(ini),
+            "--rootdir",
+            workdir,
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "connectstore_conformance.collector",
+        ]
+        command += ["-v"] if verbose else ["-p", "no:terminal"]
+        child = subprocess.run(
+            command, env=env, stdout=None if verbose else subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        if not results_file.exists():
+            print(f"connectstore check: the suite did not run against {target}", file=out)
+            if child.stdout:
+                print(child.stdout, file=out)
+            return 2
+        outcome = json.loads(results_file.read_text())
+    report(target, outcome, out)
+    if json_path:
+        Path(json_path).write_text(
+            json.dumps({"target": target, **_counts(outcome), **outcome}, indent=2) + "\n"
+        )
+    if outcome["errors"] or not outcome["results"]:
+        return 2
+    return 1 if any(r["outcome"] == "failed" for r in outcome["results"]) else 0
+
+
+def report(target: str, outcome: dict[str, Any], out: TextIO) -> None:
+    """Print the human-readable report: each clause with its outcome, then the totals."""
+    print(f"connectstore check: {outcome['store'] or '?'} ({target})", file=out)
+    for error in outcome["errors"]:
+        print(f"\nERROR while loading the suite:\n{textwrap.indent(error, '  ')}", file=out)
+    group = None
+    for result in outcome["results"]:
+        if result["group"] != group:
+            group = result["group"]
+            print(f"\n{group}", file=out)
+        print(f"  {LABELS[result['outcome']]}  {result['clause']}", file=out)
+        if result["outcome"] == "failed":
+            print(textwrap.indent(_shorten(result["message"]), "        "), file=out)
+        elif result["outcome"] == "not supported":
+            print(f"        ({result['message']})", file=out)
+    counts = _counts(outcome)
+    line = f"{counts['passed']} passed, {counts['failed']} failed"
+    if counts["skipped"]:
+        line += f", {counts['skipped']} skipped"
+    print(f"\n{line}", file=out)
+
+
+async def _probe(target: str) -> str | None:
+    """Open and close the target once, so a bad target is one clear error, not 45 failures."""
+    try:
+        store = await open_target(target)
+    except Exception as exc:
+        return str(exc) or type(exc).__name__
+    await store.close()
+    return None
+
+
+def _counts(outcome: dict[str, Any]) -> dict[str, int]:
+    results = outcome["results"]
+    return {
+        "passed": sum(r["outcome"] == "passed" for r in results),
+        "failed": sum(r["outcome"] == "failed" for r in results),
+        "skipped": sum(r["outcome"] in ("skipped", "not supported") for r in results),
+    }
+
+
+def _shorten(message: str, limit: int = 12) -> str:
+    lines = message.splitlines()
+    more = [f"... ({len(lines) - limit} more lines)"] if len(lines) > limit else []
+    return "\n".join(lines[:limit] + more)

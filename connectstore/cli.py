@@ -1,0 +1,67 @@
+"""The ``connectstore`` command.
+
+``connectstore check [TARGET]`` runs the conformance suite against a store (a store URL or
+``module:factory``) and prints each contract clause with its outcome; with no TARGET it
+checks the embedded default store. ``connectstore schemes`` lists the installed store URL
+schemes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Sequence
+from importlib.util import find_spec
+
+from connectstore.urls import installed_schemes
+
+
+def default_target(workdir: str) -> str:
+    """The embedded default store: SQLite on a temp file when installed, else memory."""
+    if find_spec("connectstore_sqlite") is not None and "sqlite" in installed_schemes():
+        return f"sqlite:///{workdir}/connectstore-check.db"
+    return "memory://"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``connectstore`` console script."""
+    parser = argparse.ArgumentParser(prog="connectstore", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("check", help="run the conformance suite against a store")
+    check.add_argument("target", nargs="?", help="store URL or module:factory (default: embedded store)")
+    check.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
+    check.add_argument("--clear", action="store_true", help="allow deleting sessions already in the store")
+    check.add_argument("--time-scale", type=float, default=1.0, help="multiply every wait (slow stores)")
+    check.add_argument("--examples", type=int, help="Hypothesis examples for the model-based check")
+    check.add_argument("-v", "--verbose", action="store_true", help="show pytest's own output too")
+    commands.add_parser("schemes", help="list the installed store URL schemes")
+    args = parser.parse_args(argv)
+
+    if args.command == "schemes":
+        for scheme, where in installed_schemes().items():
+            print(f"{scheme}://  {where}")
+        return 0
+
+    if find_spec("connectstore_conformance") is None:
+        print(
+            "connectstore check needs the conformance suite: pip install connectstore-conformance",
+            file=sys.stderr,
+        )
+        return 2
+    from connectstore_conformance.runner import run_check
+
+    with tempfile.TemporaryDirectory(prefix="connectstore-") as workdir:
+        target = args.target or default_target(workdir)
+        return run_check(
+            target,
+            clear=args.clear,
+            json_path=args.json,
+            time_scale=args.time_scale,
+            examples=args.examples,
+            verbose=args.verbose,
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""An example third-party store: one JSON file per session in a folder.
+
+Written only against connectstore's public API. Blocking file I/O runs in worker threads
+(``asyncio.to_thread``) so the event loop never waits on the disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from connectstore import (
+    DEFAULT_TTL,
+    JSONSerializer,
+    Serializer,
+    SessionData,
+    SessionDecodeError,
+    Store,
+    StoreURLError,
+    decode_session,
+    now_ms,
+    session_expires,
+)
+
+__all__ = ["FileStore", "open_from_url"]
+
+
+class FileStore(Store):
+    """Sessions as files in ``folder``; ``ttl`` seconds for sessions without cookie expiry."""
+
+    capabilities = frozenset({"touch", "all", "clear", "length", "ids", "items"})
+
+    def __init__(
+        self, folder: str | os.PathLike[str], *, ttl: int = DEFAULT_TTL, serializer: Serializer | None = None
+    ) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.ttl = ttl
+        self.serializer: Serializer = serializer or JSONSerializer()
+
+    async def get(self, sid: str) -> SessionData | None:
+        """The live session under ``sid``, or None."""
+        try:
+            record = await asyncio.to_thread(self._read, self._path(sid))
+        except SessionDecodeError as exc:
+            raise SessionDecodeError(str(exc), sid=sid) from exc
+        if record is None or record["sid"] != sid or record["expires"] <= now_ms():
+            return None
+        return decode_session(self.serializer, sid, record["sess"])
+
+    async def set(self, sid: str, session: SessionData) -> None:
+        """Write the session; an expiry already past deletes it instead."""
+        text = self.serializer.dumps(session)  # raises SerializationError before any write
+        expires = session_expires(session)
+        if expires is None:
+            expires = now_ms() + self.ttl * 1000
+        if expires <= now_ms():
+            await self.destroy(sid)
+            return
+        await asyncio.to_thread(self._write, self._path(sid), {"sid": sid, "expires": expires, "sess": text})
+
+    async def destroy(self, sid: str) -> None:
+        """Delete the session's file; a missing one is fine."""
+        await asyncio.to_thread(self._path(sid).unlink, missing_ok=True)
+
+    async def touch(self, sid: str, session: SessionData) -> None:
+        """Move a live session's expiry and rewrite its stored cookie; data stays as stored."""
+        current = await self.get(sid)
+        if current is None:
+            return
+        current["cookie"] = session["cookie"]
+        await self.set(sid, current)
+
+    async def all(self) -> dict[str, SessionData]:
+        """Every live session keyed by sid."""
+        return {sid: session async for sid, session in self.items()}
+
+    async def clear(self) -> None:
+        """Delete every session file of this folder (and nothing else in it)."""
+        for path in await asyncio.to_thread(self._session_files):
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+
+    async def length(self) -> int:
+        """How many live sessions there are."""
+        return len([sid async for sid in self.ids()])
+
+    async def ids(self) -> AsyncIterator[str]:
+        """Ids of live sessions."""
+        async for sid, _ in self.items():
+            yield sid
+
+    async def items(self) -> AsyncIterator[tuple[str, SessionData]]:
+        """``(sid, session)`` for every live session, one file at a time."""
+        for path in await asyncio.to_thread(self._session_files):
+            record = await asyncio.to_thread(self._read, path)
+            if record is not None and record["expires"] > now_ms():
+                yield record["sid"], decode_session(self.serializer, record["sid"], record["sess"])
+
+    def _path(self, sid: str) -> Path:
+        return self.folder / (hashlib.sha256(sid.encode("utf-8", "surrogatepass")).hexdigest() + ".json")
+
+    def _session_files(self) -> list[Path]:
+        return sorted(self.folder.glob("[0-9a-f]" * 64 + ".json"))
+
+    @staticmethod
+    def _read(path: Path) -> dict[str, Any] | None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        try:
+            record: dict[str, Any] = json.loads(text)
+        except ValueError as exc:
+            raise SessionDecodeError(f"{path.name} is not a session file: {exc}") from exc
+        return record
+
+    def _write(self, path: Path, record: dict[str, Any]) -> None:
+        fd, temp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(record, out, ensure_ascii=False)
+            os.replace(temp, path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+
+
+def open_from_url(url: str, **options: Any) -> FileStore:
+    """``file:///absolute/folder``: a :class:`FileStore` on that folder."""
+    parts = urlsplit(url)
+    if parts.netloc not in ("", "localhost") or not parts.path:
+        raise StoreURLError(f"{url!r}: expected file:///absolute/folder")
+    return FileStore(unquote(parts.path), **options)
