@@ -1,0 +1,57 @@
+"""Every SurrealQL statement the store sends, in one place.
+
+No value is ever formatted into these texts: the record is ``$rid`` (an SDK ``RecordID``,
+so any string is a valid sid), the table ``type::table($table)``, times are epoch
+milliseconds turned into datetimes with ``time::from::millis``.
+
+Record shape, one record per session, record id = sid::
+
+    user_session:⟨sid⟩ = {
+        cookie:  '{"cookie":{...}}',     # JSON text: the session's cookie
+        sess:    '{"views":1,...}',      # JSON text: every other key of the session
+        expires: d'2030-01-02T03:04:05.678Z',   # datetime: when the session dies
+    }
+
+The session is kept as JSON text because SurrealDB would change it otherwise (a ``null``
+becomes NONE and vanishes, ``id`` and ``expires`` would collide with the session's own
+keys). The cookie is kept apart from the rest so that ``touch`` replaces it, and moves
+``expires``, in one statement that never reads or rewrites the application's data.
+
+``expires`` is compared with ``type::is::datetime`` first wherever records are deleted by
+time: SurrealQL sorts NONE below every datetime, so ``expires < now`` alone would delete
+every record without an ``expires`` field (connect-surreal's bug).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: What makes a record a live session of this store (records of other writers lack ``sess``).
+LIVE: Final = "expires > time::from::millis($now) AND type::is::string(sess)"
+
+GET: Final = f"SELECT cookie, sess FROM ONLY $rid WHERE {LIVE}"
+
+SET: Final = (
+    "UPSERT $rid CONTENT {cookie: $cookie, sess: $sess, expires: time::from::millis($expires)} RETURN NONE"
+)
+
+DESTROY: Final = "DELETE $rid RETURN NONE"
+
+TOUCH: Final = (
+    f"UPDATE $rid SET cookie = $cookie, expires = time::from::millis($expires) WHERE {LIVE} RETURN NONE"
+)
+
+# $range is the record-id range ``⟨after⟩..[]`` of the table: every string id after the
+# last one seen (string ids sort before arrays), read straight from the key order.
+PAGE: Final = f"SELECT record::id(id) AS sid, cookie, sess FROM $range WHERE {LIVE} LIMIT $limit"
+
+PAGE_IDS: Final = f"SELECT VALUE record::id(id) FROM $range WHERE {LIVE} LIMIT $limit"
+
+LENGTH: Final = f"count(SELECT VALUE id FROM $range WHERE {LIVE})"
+
+CLEAR: Final = "DELETE type::table($table) RETURN NONE"
+
+SWEEP: Final = (
+    "array::len(DELETE type::table($table)"
+    " WHERE type::is::datetime(expires) AND expires <= time::from::millis($now) RETURN BEFORE)"
+)

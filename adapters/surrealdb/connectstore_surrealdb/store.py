@@ -1,0 +1,267 @@
+"""SurrealDBStore: express-session sessions in SurrealDB, one record per session.
+
+The record shape and every statement are in :mod:`connectstore_surrealdb.queries`. Expiry
+is this store's own job (SurrealDB has no record TTL): each record carries a real
+``expires`` datetime, every read filters on it, and an optional background sweep deletes
+the expired records, and only those.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Final
+
+from surrealdb import Range, RecordID
+from surrealdb.data.types.range import BoundExcluded, BoundIncluded
+
+from connectstore import (
+    DEFAULT_TTL,
+    JSONSerializer,
+    SerializationError,
+    Serializer,
+    SessionData,
+    Store,
+    StoreError,
+    StoreURLError,
+    decode_session,
+    now_ms,
+    session_expires,
+)
+from connectstore_surrealdb import queries
+from connectstore_surrealdb.auth import Auth
+from connectstore_surrealdb.connection import Connection, SurrealClient
+from connectstore_surrealdb.sweeper import Sweeper
+
+__all__ = ["REMOTE_SCHEMES", "SCHEMES", "SurrealDBStore"]
+
+#: SDK URL schemes of a SurrealDB server.
+REMOTE_SCHEMES: Final = frozenset({"ws", "wss", "http", "https"})
+#: Every SDK URL scheme the store accepts; ``mem``/``memory`` and ``surrealkv`` run the
+#: engine in this process.
+SCHEMES: Final = REMOTE_SCHEMES | {"mem", "memory", "surrealkv"}
+
+#: Expiries are clamped to the end of year 9999: SurrealDB datetimes end long before JavaScript's.
+MAX_EXPIRES_MS: Final = 253_402_300_799_999
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+
+
+class SurrealDBStore(Store):
+    """A session store on SurrealDB (a server over ``ws``/``http``, or the embedded engine).
+
+    Nothing is done at construction; the connection opens on first use (or ``open()`` /
+    ``async with``), and reopens by itself after it drops. See the package README for
+    every option.
+    """
+
+    capabilities = frozenset({"touch", "all", "clear", "length", "ids", "items"})
+
+    def __init__(
+        self,
+        url: str = "mem://",
+        *,
+        namespace: str = "main",
+        database: str = "main",
+        auth: Auth | None = None,
+        table: str = "user_session",
+        ttl: float = DEFAULT_TTL,
+        auto_sweep_expired: bool = False,
+        sweep_interval: float = 600.0,
+        timeout: float = 5.0,
+        page_size: int = 100,
+        serializer: Serializer | None = None,
+        client: SurrealClient | None = None,
+    ) -> None:
+        scheme = url.partition("://")[0].lower()
+        if scheme not in SCHEMES or "://" not in url:
+            raise StoreURLError(
+                f"{url!r} is not a SurrealDB URL; expected one of {', '.join(sorted(SCHEMES))} (scheme://...)"
+            )
+        if not _IDENTIFIER.fullmatch(table):
+            raise ValueError(f"table must be an identifier ([A-Za-z_][A-Za-z0-9_]*), not {table!r}")
+        for name, value in (("namespace", namespace), ("database", database)):
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"{name} must be a non-empty string, not {value!r}")
+        if not ttl > 0:
+            raise ValueError(f"ttl must be a positive number of seconds, not {ttl!r}")
+        if not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        if not (isinstance(page_size, int) and page_size > 0):
+            raise ValueError(f"page_size must be a positive integer, not {page_size!r}")
+        self.url = url
+        self.table = table
+        self.ttl = ttl
+        self.page_size = page_size
+        self.auto_sweep_expired = auto_sweep_expired
+        self.serializer: Serializer = serializer or JSONSerializer()
+        self._connection = Connection(
+            url, namespace=namespace, database=database, auth=auth, timeout=timeout, client=client
+        )
+        self._sweeper = Sweeper(self.sweep, sweep_interval)
+        self._closed = False
+
+    def __repr__(self) -> str:
+        c = self._connection
+        where = f"namespace={c.namespace!r}, database={c.database!r}, table={self.table!r}"
+        return f"SurrealDBStore({self.url!r}, {where})"
+
+    @property
+    def namespace(self) -> str:
+        """The SurrealDB namespace the store works in."""
+        return self._connection.namespace
+
+    @property
+    def database(self) -> str:
+        """The SurrealDB database the store works in."""
+        return self._connection.database
+
+    @property
+    def timeout(self) -> float:
+        """Seconds a call may take before it fails with ``StoreUnavailableError``."""
+        return self._connection.timeout
+
+    @property
+    def client(self) -> SurrealClient | None:
+        """The SDK connection in use (None until the first call), for statements of your own."""
+        return self._connection.client
+
+    @property
+    def sweeping(self) -> bool:
+        """Whether the background sweep task is running."""
+        return self._sweeper.running
+
+    async def open(self) -> None:
+        """Connect now (instead of on first use) and start the sweep if it is enabled."""
+        await self._query("RETURN true", {})
+
+    async def __aenter__(self) -> SurrealDBStore:
+        await self.open()
+        return self
+
+    async def get(self, sid: str) -> SessionData | None:
+        """The live session under ``sid``, or None when it is missing or expired."""
+        row = await self._query(queries.GET, {"rid": self._rid(sid), "now": now_ms()})
+        if row is None:
+            return None
+        return self._decode(sid, row)
+
+    async def set(self, sid: str, session: SessionData) -> None:
+        """Write ``session`` under ``sid``; an expiry already past deletes it instead."""
+        rid = self._rid(sid)
+        cookie, data = self._encode(session)
+        now = now_ms()
+        expires = self._expires(session, now)
+        if expires <= now:
+            await self._query(queries.DESTROY, {"rid": rid})
+            return
+        await self._query(queries.SET, {"rid": rid, "cookie": cookie, "sess": data, "expires": expires})
+
+    async def destroy(self, sid: str) -> None:
+        """Delete ``sid``; a missing sid is fine."""
+        await self._query(queries.DESTROY, {"rid": self._rid(sid)})
+
+    async def touch(self, sid: str, session: SessionData) -> None:
+        """Replace the stored cookie and move ``expires`` of a live session; data stays as is.
+
+        One conditional statement: a missing or expired session is left alone, and a
+        concurrent ``set`` can never be undone by it.
+        """
+        rid = self._rid(sid)
+        if not isinstance(session, Mapping):
+            raise SerializationError(f"a session must be a mapping, not {type(session).__name__}")
+        cookie = self.serializer.dumps({"cookie": session.get("cookie")})
+        now = now_ms()
+        expires = self._expires(session, now)
+        if expires <= now:
+            await self._query(queries.DESTROY, {"rid": rid})
+            return
+        await self._query(queries.TOUCH, {"rid": rid, "cookie": cookie, "expires": expires, "now": now})
+
+    async def all(self) -> dict[str, SessionData]:
+        """Every live session keyed by sid."""
+        return {sid: session async for sid, session in self.items()}
+
+    async def clear(self) -> None:
+        """Delete every record of the store's table (the table belongs to the store)."""
+        await self._query(queries.CLEAR, {"table": self.table})
+
+    async def length(self) -> int:
+        """The number of live sessions."""
+        count = await self._query(queries.LENGTH, {"range": self._range(None), "now": now_ms()})
+        return int(count)
+
+    async def ids(self) -> AsyncIterator[str]:
+        """Ids of live sessions, read ``page_size`` at a time in id order."""
+        after: str | None = None
+        while True:
+            page = await self._query(
+                queries.PAGE_IDS, {"range": self._range(after), "now": now_ms(), "limit": self.page_size}
+            )
+            for sid in page:
+                yield sid
+            if len(page) < self.page_size:
+                return
+            after = page[-1]
+
+    async def items(self) -> AsyncIterator[tuple[str, SessionData]]:
+        """``(sid, session)`` for live sessions, read ``page_size`` at a time in id order."""
+        after: str | None = None
+        while True:
+            page = await self._query(
+                queries.PAGE, {"range": self._range(after), "now": now_ms(), "limit": self.page_size}
+            )
+            for row in page:
+                yield row["sid"], self._decode(row["sid"], row)
+            if len(page) < self.page_size:
+                return
+            after = page[-1]["sid"]
+
+    async def sweep(self) -> int:
+        """Delete the expired sessions now; returns how many records were deleted.
+
+        Only records whose ``expires`` is a datetime in the past go: never a live session,
+        never a record without ``expires``.
+        """
+        removed = await self._query(queries.SWEEP, {"table": self.table, "now": now_ms()})
+        return int(removed)
+
+    async def close(self) -> None:
+        """Stop the sweep and close the connection the store opened. Safe to call twice."""
+        self._closed = True
+        await self._sweeper.stop()
+        await self._connection.close()
+
+    async def _query(self, sql: str, params: dict[str, Any]) -> Any:
+        if self._closed:
+            raise StoreError(f"{self!r} is closed")
+        if self.auto_sweep_expired and not self._sweeper.running:
+            self._sweeper.start()
+        return await self._connection.query(sql, params)
+
+    def _rid(self, sid: str) -> RecordID:
+        if not isinstance(sid, str):
+            raise TypeError(f"a session id must be a str, not {type(sid).__name__}")
+        return RecordID(self.table, sid)
+
+    def _range(self, after: str | None) -> RecordID:
+        """Every string id of the table after ``after`` (all of them for None)."""
+        begin = BoundIncluded("") if after is None else BoundExcluded(after)
+        return RecordID(self.table, Range(begin, BoundExcluded([])))
+
+    def _expires(self, session: SessionData, now: int) -> int:
+        expires = session_expires(session)
+        return min(now + round(self.ttl * 1000) if expires is None else expires, MAX_EXPIRES_MS)
+
+    def _encode(self, session: SessionData) -> tuple[str, str]:
+        """The cookie and the rest of the session as JSON text; raises before anything is written."""
+        if not isinstance(session, Mapping):
+            raise SerializationError(f"a session must be a mapping, not {type(session).__name__}")
+        cookie = {"cookie": session["cookie"]} if "cookie" in session else {}
+        data = {key: value for key, value in session.items() if key != "cookie"}
+        return self.serializer.dumps(cookie), self.serializer.dumps(data)
+
+    def _decode(self, sid: str, row: Mapping[str, Any]) -> SessionData:
+        cookie = decode_session(self.serializer, sid, row.get("cookie"))  # type: ignore[arg-type]
+        data = decode_session(self.serializer, sid, row.get("sess"))  # type: ignore[arg-type]
+        return {**cookie, **data}
