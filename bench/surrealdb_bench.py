@@ -20,10 +20,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from connectstore_surrealdb import RootAuth, SurrealDBStore
 from surrealdb import AsyncHttpSurrealConnection, AsyncSurreal, RecordID
 
 from connectstore import format_expires, now_ms
+from connectstore_surrealdb import RootAuth, SurrealDBStore
 from tests.surrealdb_store.server import ROOT_PASSWORD, ROOT_USER, LoopbackSurreal
 
 SESSION: dict[str, Any] = {

@@ -158,7 +158,11 @@ class Cookie:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Cookie:
-        """Build a cookie from its stored JSON object; unknown keys are dropped, as in Node."""
+        """Build a cookie from its stored JSON object, as express-session's ``Cookie`` does.
+
+        Unknown keys are dropped; a missing ``path`` or ``httpOnly`` takes Node's default
+        (``"/"``, ``True``).
+        """
         expires = parse_expires(data.get("expires"))
         if expires is not None and not _MIN_DATETIME_MS <= expires <= _MAX_DATETIME_MS:
             raise SerializationError("cookie.expires is beyond the years 1-9999", path="$.cookie.expires")
@@ -166,9 +170,9 @@ class Cookie:
             original_max_age=data.get("originalMaxAge"),
             expires=None if expires is None else _ms_to_datetime(expires),
             secure=data.get("secure"),
-            http_only=data.get("httpOnly"),
+            http_only=data.get("httpOnly", True),
             domain=data.get("domain"),
-            path=data.get("path"),
+            path=data.get("path", "/"),
             same_site=data.get("sameSite"),
             partitioned=data.get("partitioned"),
             priority=data.get("priority"),

@@ -119,6 +119,7 @@ def test_cookie_json_round_trip_drops_unknown_keys_like_node() -> None:
     assert Cookie.from_json(data).to_json() == {
         "originalMaxAge": 1,
         "expires": "2030-01-02T03:04:05.678Z",
+        "httpOnly": True,
         "path": "/",
     }
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from connectstore_conformance import StoreConformance, make_session
-from connectstore_filestore import FileStore
 
 from connectstore import SessionDecodeError, open_store
+from connectstore_conformance import StoreConformance, make_session
+from connectstore_filestore import FileStore
 
 
 class TestFileStoreConformance(StoreConformance):

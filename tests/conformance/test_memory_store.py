@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest_asyncio
-from connectstore_conformance import StoreConformance
 
 from connectstore import MemoryStore
+from connectstore_conformance import StoreConformance
 
 
 class TestMemoryStoreConformance(StoreConformance):

@@ -7,8 +7,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from connectstore_surrealdb import SurrealDBStore
 from surrealdb import RecordID
+
+from connectstore_surrealdb import SurrealDBStore
 
 
 async def raw_query(store: SurrealDBStore, sql: str, params: dict[str, Any] | None = None) -> Any:

@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest_asyncio
+
 from connectstore_conformance import StoreConformance
 from connectstore_surrealdb import RootAuth, SurrealDBStore
-
 from tests.surrealdb_store.server import ROOT_PASSWORD, ROOT_USER, LoopbackSurreal
 
 

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from connectstore_conformance import make_session
-from connectstore_surrealdb import RootAuth, SurrealDBStore, TokenAuth
 
 from connectstore import StoreError, StoreUnavailableError
+from connectstore_conformance import make_session
+from connectstore_surrealdb import RootAuth, SurrealDBStore, TokenAuth
 from tests.surrealdb_store.server import ROOT_PASSWORD, ROOT_USER, LoopbackSurreal
 
 AUTH = RootAuth(ROOT_USER, ROOT_PASSWORD)

@@ -8,10 +8,10 @@ from datetime import datetime, timezone
 
 import pytest
 import pytest_asyncio
-from connectstore_conformance import make_session
-from connectstore_surrealdb import SurrealDBStore
 
 from connectstore import SerializationError, SessionDecodeError, StoreError, parse_expires
+from connectstore_conformance import make_session
+from connectstore_surrealdb import SurrealDBStore
 from tests.surrealdb_store.helpers import raw_query, rid
 
 

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
+
 from connectstore_conformance import make_session
 from connectstore_surrealdb import RootAuth, SurrealDBStore
-
 from tests.surrealdb_store.helpers import eventually, raw_ids, raw_query, rid
 from tests.surrealdb_store.server import ROOT_PASSWORD, ROOT_USER, LoopbackSurreal
 

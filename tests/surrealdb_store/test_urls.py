@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+
+from connectstore import StoreURLError, installed_schemes, open_store
 from connectstore_conformance import make_session
 from connectstore_surrealdb import (
     DatabaseAuth,
@@ -12,8 +14,6 @@ from connectstore_surrealdb import (
     TokenAuth,
     options_from_url,
 )
-
-from connectstore import StoreURLError, installed_schemes, open_store
 
 
 def test_schemes_are_registered() -> None:

@@ -1,0 +1,180 @@
+"""Background cleanup, close(), and a database that is locked, missing or not a database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from connectstore import StoreError, StoreUnavailableError
+from connectstore_sqlite import SQLiteStore
+
+from .helpers import T0, FakeClock, raw_rows, session_at
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+async def wait_until(condition: object, what: str, timeout: float = 15.0) -> None:
+    """Poll ``condition()`` until it is true; fail after ``timeout`` seconds (a hang, not speed)."""
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def count_rows(path: Path) -> int:
+    return int(raw_rows(path, "SELECT count(*) FROM sessions")[0][0])
+
+
+async def test_cleanup_task_deletes_expired_rows_only(db_path: Path) -> None:
+    clock = FakeClock()
+    async with SQLiteStore(db_path, clock=clock, cleanup_interval=0.05) as store:
+        for i in range(3):
+            await store.set(f"old{i}", session_at(T0 + 1000))
+        await store.set("live", session_at(T0 + 60_000))
+        assert count_rows(db_path) == 4
+        clock.now = T0 + 1000
+        await wait_until(lambda: count_rows(db_path) == 1, "the sweep")
+        assert await store.get("live") is not None
+
+
+async def test_purge_expired_reports_rows_deleted_in_batches(db_path: Path) -> None:
+    clock = FakeClock()
+    async with SQLiteStore(db_path, clock=clock, cleanup_interval=None) as store:
+        await store.length()
+        rows = [(f"s{i}", T0 + (i % 2) * 10_000, "{}") for i in range(12_001)]
+        with contextlib.closing(sqlite3.connect(db_path)) as conn:
+            conn.executemany("INSERT INTO sessions VALUES (?, ?, ?)", rows)
+            conn.commit()
+        clock.now = T0 + 1
+        assert await store.purge_expired() == 6_001
+        assert await store.purge_expired() == 0
+    assert count_rows(db_path) == 6_000
+
+
+async def test_cleanup_survives_errors_and_retries(db_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    caplog.set_level(logging.WARNING, logger="connectstore_sqlite")
+    async with SQLiteStore(db_path, clock=clock, cleanup_interval=0.05) as store:
+        await store.set("a", session_at(T0 + 1000))
+        raw_rows(db_path, "DROP TABLE sessions")  # every sweep now fails: no such table
+        await wait_until(lambda: "cleanup of expired sessions" in caplog.text, "the failure to be logged")
+        raw_rows(db_path, "CREATE TABLE sessions (sid PRIMARY KEY, expired, sess)")
+        raw_rows(db_path, "INSERT INTO sessions VALUES ('b', ?, '{}')", (T0 + 1000,))
+        clock.now = T0 + 2000
+        await wait_until(lambda: count_rows(db_path) == 0, "the sweep after the failures")
+
+
+async def test_close_leaves_no_task_or_thread_and_is_idempotent(db_path: Path) -> None:
+    threads_before = set(threading.enumerate())
+    tasks_before = asyncio.all_tasks()
+    store = SQLiteStore(db_path, cleanup_interval=0.05)
+    await store.set("a", session_at(None))
+    assert len(asyncio.all_tasks() - tasks_before) == 1, "the background task runs"
+    assert set(threading.enumerate()) - threads_before, "the connection has its thread"
+    await store.close()
+    await store.close()
+    assert asyncio.all_tasks() - tasks_before == set()
+    await wait_until(lambda: set(threading.enumerate()) <= threads_before, "the thread to end")
+    with pytest.raises(StoreError, match="closed"):
+        await store.get("a")
+
+
+async def test_close_of_a_store_never_used_does_nothing(db_path: Path) -> None:
+    store = SQLiteStore(db_path)
+    await store.close()
+    assert not await asyncio.to_thread(db_path.exists)
+
+
+def run_python(code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a new interpreter; the timeout catches a process that would not exit."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
+
+
+@pytest.mark.parametrize(
+    ("cleanup_interval", "closes"),
+    [(3600, True), (3600, False), (None, False)],
+    ids=["closed", "never-closed", "never-closed-without-cleanup"],
+)
+def test_process_exits_when_its_event_loop_ends(
+    db_path: Path, cleanup_interval: float | None, closes: bool
+) -> None:
+    """Even a store nobody closed must not keep the process alive (its task closes it)."""
+    result = run_python(
+        f"""
+        import asyncio
+        from connectstore_sqlite import SQLiteStore
+
+        async def main():
+            store = SQLiteStore({str(db_path)!r}, cleanup_interval={cleanup_interval})
+            await store.set("a", {{"cookie": {{"expires": None}}, "n": 1}})
+            assert (await store.get("a"))["n"] == 1
+            if {closes}:
+                await store.close()
+
+        asyncio.run(main())
+        print("done")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "done"
+    assert ("was not closed" in result.stderr) is not closes
+
+
+async def test_locked_database_fails_fast_then_recovers(db_path: Path) -> None:
+    async with SQLiteStore(db_path, busy_timeout=0.2, cleanup_interval=None) as store:
+        await store.set("a", session_at(None, n=1))
+        holder = sqlite3.connect(db_path, isolation_level=None)
+        try:
+            holder.execute("BEGIN EXCLUSIVE")
+            with pytest.raises(StoreUnavailableError, match="locked"):
+                await store.set("a", session_at(None, n=2))
+            assert (await store.get("a") or {})["n"] == 1, "WAL readers are not blocked by a writer"
+            holder.execute("ROLLBACK")
+        finally:
+            holder.close()
+        await store.set("a", session_at(None, n=3))
+        assert (await store.get("a") or {})["n"] == 3
+
+
+async def test_missing_folder_is_unavailable_until_it_exists(tmp_path: Path) -> None:
+    folder = tmp_path / "not-yet"
+    async with SQLiteStore(folder / "sessions.db", cleanup_interval=None) as store:
+        with pytest.raises(StoreUnavailableError, match="unable to open"):
+            await store.get("a")
+        folder.mkdir()
+        assert await store.get("a") is None
+        await store.set("a", session_at(None))
+        assert await store.length() == 1
+
+
+@pytest.fixture
+def not_a_database(db_path: Path) -> Iterator[Path]:
+    """A file of text where the database should be; checks afterwards that it was left alone."""
+    content = b"this is not a database file, just text" * 100
+    db_path.write_bytes(content)
+    yield db_path
+    assert db_path.read_bytes() == content, "the file is left alone"
+
+
+async def test_file_that_is_not_a_database_is_a_clear_error(not_a_database: Path) -> None:
+    async with SQLiteStore(not_a_database, cleanup_interval=None) as store:
+        with pytest.raises(StoreError, match="not a database"):
+            await store.get("a")
