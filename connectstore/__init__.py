@@ -14,6 +14,8 @@ from connectstore.cookie import (
     session_expires,
     ttl_seconds,
 )
+from connectstore.cookies import parse_cookie_header
+from connectstore.engine import CookieOptions, RequestInfo, RequestSessions, SessionEngine
 from connectstore.errors import (
     SerializationError,
     SessionDecodeError,
@@ -24,6 +26,7 @@ from connectstore.errors import (
 )
 from connectstore.memory import MemoryStore
 from connectstore.serializer import JSONSerializer, Serializer, SessionData, decode_session
+from connectstore.session import Session, SessionNotFoundError, session_hash
 from connectstore.signing import (
     decode_uri_component,
     encode_uri_component,
@@ -44,12 +47,18 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "BlockingStore",
     "Cookie",
+    "CookieOptions",
     "JSONSerializer",
     "MemoryStore",
+    "RequestInfo",
+    "RequestSessions",
     "SerializationError",
     "Serializer",
+    "Session",
     "SessionData",
     "SessionDecodeError",
+    "SessionEngine",
+    "SessionNotFoundError",
     "Store",
     "StoreError",
     "StoreURLError",
@@ -65,8 +74,10 @@ __all__ = [
     "is_expired",
     "now_ms",
     "open_store",
+    "parse_cookie_header",
     "parse_expires",
     "session_expires",
+    "session_hash",
     "sign",
     "sign_cookie",
     "supports",

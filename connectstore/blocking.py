@@ -84,6 +84,17 @@ class BlockingStore:
 
         return self._call(collect())
 
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run any coroutine on the bridge's loop (where the store lives) and wait for it,
+        bounded by ``timeout``. This is how WSGI integrations drive the session engine.
+        """
+        return self._call(coro)
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop the store runs on (in the bridge's own thread)."""
+        return self._loop
+
     def close(self) -> None:
         """Close the store, then stop the loop and its thread. Safe to call twice."""
         if self._closed:

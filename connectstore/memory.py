@@ -45,6 +45,9 @@ class MemoryStore(Store):
 
     async def set(self, sid: str, session: SessionData) -> None:
         """Store a copy of ``session``; an expiry already past deletes it instead."""
+        self._write(sid, session)
+
+    def _write(self, sid: str, session: SessionData) -> None:
         text = self.serializer.dumps(session)
         deadline = self._deadline(session)
         if deadline is not None and deadline <= self._clock():
@@ -62,7 +65,7 @@ class MemoryStore(Store):
         if current is None:
             return
         current["cookie"] = session.get("cookie")
-        await self.set(sid, current)
+        self._write(sid, current)
 
     async def all(self) -> dict[str, SessionData]:
         """Every live session keyed by sid."""

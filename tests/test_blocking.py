@@ -80,3 +80,14 @@ def test_closed_bridge_refuses_calls_and_close_is_idempotent() -> None:
     store.close()
     with pytest.raises(RuntimeError, match="closed"):
         store.get("a")
+
+
+def test_run_executes_any_coroutine_on_the_store_loop() -> None:
+    with BlockingStore(MemoryStore()) as bridge:
+
+        async def on_loop() -> bool:
+            await bridge.store.set("x", {"cookie": {}})
+            return asyncio.get_running_loop() is bridge.loop
+
+        assert bridge.run(on_loop()) is True
+        assert bridge.get("x") == {"cookie": {}}

@@ -1,0 +1,80 @@
+"""A failing or hung store: a clear server error by default, or no session on request; never a hang."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from connectstore import MemoryStore, SessionData, SessionEngine, StoreUnavailableError, sign_cookie
+from tests.engine.apps import call, make_app
+
+COOKIE = "connect.sid=" + sign_cookie("known", "keyboard cat").replace(":", "%3A")
+
+
+class FailingStore(MemoryStore):
+    """get() fails like a store whose backend is down."""
+
+    async def get(self, sid: str) -> SessionData | None:
+        raise StoreUnavailableError("backend down")
+
+
+class HungStore(MemoryStore):
+    """Every call hangs, like a server that accepted the connection and never answers."""
+
+    async def get(self, sid: str) -> SessionData | None:
+        await asyncio.sleep(3600)
+        return None
+
+    async def set(self, sid: str, session: SessionData) -> None:
+        await asyncio.sleep(3600)
+
+
+async def test_store_error_on_load_is_a_server_error_by_default() -> None:
+    reply = await call(make_app(FailingStore()), "/", COOKIE)
+    assert reply.status == 500
+    assert reply.set_cookies == []
+
+
+async def test_store_error_on_load_can_continue_without_a_session() -> None:
+    reply = await call(make_app(FailingStore(), on_store_error="continue"), "/", COOKIE)
+    assert reply.status == 200
+    assert reply.json == {"session": None}
+    assert reply.set_cookies == []
+
+
+async def test_a_hung_store_fails_the_request_within_the_timeout() -> None:
+    app = make_app(HungStore(), store_timeout=0.3)
+    started = time.monotonic()
+    loaded = await call(app, "/", COOKIE)
+    saved = await call(app, "/inc")
+    assert loaded.status == 500
+    assert saved.status == 500
+    assert time.monotonic() - started < 3
+
+
+async def test_engine_call_raises_typed_error_on_timeout() -> None:
+    engine = SessionEngine(HungStore(), secret="s", store_timeout=0.05)
+    with pytest.raises(StoreUnavailableError, match=r"did not answer within 0\.05 s"):
+        await engine.call(engine.store.get("x"))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"secret": []}, "secret is required"),
+        ({"secret": "s", "name": "bad name"}, "invalid cookie name"),
+        ({"secret": "s", "unset": "drop"}, "unset must be"),
+        ({"secret": "s", "on_store_error": "ignore"}, "on_store_error must be"),
+        ({"secret": "s", "cookie": {"max_age": 1, "colour": "red"}}, "invalid cookie options"),
+    ],
+)
+def test_bad_options_are_refused_at_construction(options: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        SessionEngine(MemoryStore(), **options)  # type: ignore[arg-type]
+
+
+def test_store_must_be_a_store() -> None:
+    with pytest.raises(TypeError, match=r"connectstore\.Store"):
+        SessionEngine(object(), secret="s")  # type: ignore[arg-type]
