@@ -41,7 +41,11 @@ class BlockingStore:
         )
         self._thread.start()
         self._closed = False
-        self.store: Store = self._call(_build(store))
+        try:
+            self.store: Store = self._call(_build(store))
+        except BaseException:
+            self._stop_loop()
+            raise
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -102,10 +106,13 @@ class BlockingStore:
         try:
             self._call(self.store.close())
         finally:
-            self._closed = True
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join()
-            self._loop.close()
+            self._stop_loop()
+
+    def _stop_loop(self) -> None:
+        self._closed = True
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
 
     def __enter__(self) -> BlockingStore:
         return self

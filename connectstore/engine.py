@@ -276,6 +276,19 @@ class RequestSessions:
         else:
             self._inflate(self.cookie_id, stored)
 
+    @property
+    def is_new(self) -> bool:
+        """Whether the request's session was made in this request (not loaded from the store)."""
+        return self.cookie_id is None or self.cookie_id != self.original_id
+
+    def is_modified(self) -> bool:
+        """Whether the session's id or data changed in this request (express's rule); a
+        removed or destroyed session counts as modified.
+        """
+        if self.session is None:
+            return self.original_id is not None
+        return self._is_modified(self.session)
+
     def remove(self) -> None:
         """The application removed the session (express's ``req.session = null``)."""
         if self.session is not None:

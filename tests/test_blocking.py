@@ -57,8 +57,10 @@ def test_factory_sync_and_async() -> None:
 
 
 def test_factory_must_return_a_store() -> None:
+    before = threading.active_count()
     with pytest.raises(TypeError, match="not a Store"):
         BlockingStore(lambda: object())  # type: ignore[arg-type,return-value]
+    assert threading.active_count() == before  # the bridge's thread was stopped
 
 
 def test_a_hung_store_fails_fast_with_typed_error() -> None:

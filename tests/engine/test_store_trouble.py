@@ -78,3 +78,21 @@ def test_bad_options_are_refused_at_construction(options: dict[str, object], mes
 def test_store_must_be_a_store() -> None:
     with pytest.raises(TypeError, match=r"connectstore\.Store"):
         SessionEngine(object(), secret="s")  # type: ignore[arg-type]
+
+
+async def test_is_new_and_is_modified_for_integrations() -> None:
+    from connectstore import RequestInfo
+
+    engine = SessionEngine(MemoryStore(), secret="keyboard cat")
+    fresh = await engine.open(RequestInfo(cookie_header=None))
+    assert fresh.is_new
+    assert not fresh.is_modified()
+    assert fresh.session is not None
+    fresh.session["a"] = 1
+    assert fresh.is_modified()
+    header = (await fresh.commit())[0]
+    loaded = await engine.open(RequestInfo(cookie_header=header.split(";")[0]))
+    assert not loaded.is_new
+    assert not loaded.is_modified()
+    loaded.remove()
+    assert loaded.is_modified()
