@@ -37,6 +37,7 @@ from connectstore.signing import (
     unsign_cookie,
 )
 from connectstore.store import CAPABILITIES, Store, capabilities, supports
+from connectstore.timeouts import within
 from connectstore.urls import ENTRY_POINT_GROUP, installed_schemes, open_store
 
 __version__ = "0.1.0"
@@ -84,4 +85,5 @@ __all__ = [
     "ttl_seconds",
     "unsign",
     "unsign_cookie",
+    "within",
 ]

@@ -19,7 +19,6 @@ was stored with exactly this data. At the end of a request:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -29,11 +28,12 @@ from typing import Any, Literal, TypeVar
 
 from connectstore.cookie import Cookie
 from connectstore.cookies import parse_cookie_header
-from connectstore.errors import SessionDecodeError, StoreUnavailableError
+from connectstore.errors import SessionDecodeError
 from connectstore.serializer import SessionData
 from connectstore.session import Session, SessionNotFoundError, session_hash
 from connectstore.signing import Secrets, generate_sid, sign_cookie, unsign_cookie
 from connectstore.store import Store, supports
+from connectstore.timeouts import within
 
 __all__ = ["CookieOptions", "RequestInfo", "RequestSessions", "SessionEngine"]
 
@@ -215,14 +215,7 @@ class SessionEngine:
 
     async def call(self, operation: Awaitable[T]) -> T:
         """Run a store call with the engine's timeout."""
-        if self.store_timeout is None:
-            return await operation
-        try:
-            return await asyncio.wait_for(operation, self.store_timeout)
-        except asyncio.TimeoutError:
-            raise StoreUnavailableError(
-                f"{type(self.store).__name__} did not answer within {self.store_timeout} s"
-            ) from None
+        return await within(self.store_timeout, operation, type(self.store).__name__)
 
 
 @dataclass

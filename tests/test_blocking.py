@@ -93,3 +93,12 @@ def test_run_executes_any_coroutine_on_the_store_loop() -> None:
 
         assert bridge.run(on_loop()) is True
         assert bridge.get("x") == {"cookie": {}}
+
+
+async def test_within_bounds_any_awaitable() -> None:
+    from connectstore import within
+
+    assert await within(1.0, asyncio.sleep(0, "done"), "quick") == "done"
+    assert await within(None, asyncio.sleep(0, "unbounded"), "x") == "unbounded"
+    with pytest.raises(StoreUnavailableError, match=r"^slow store did not answer within 0\.05 s$"):
+        await within(0.05, asyncio.sleep(10), "slow store")

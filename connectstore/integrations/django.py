@@ -65,11 +65,12 @@ from django.utils.module_loading import import_string  # type: ignore[import-unt
 from connectstore.blocking import BlockingStore
 from connectstore.cookie import Cookie
 from connectstore.engine import RequestInfo, RequestSessions, SessionEngine
-from connectstore.errors import SessionDecodeError, StoreUnavailableError
+from connectstore.errors import SessionDecodeError
 from connectstore.serializer import SessionData
 from connectstore.session import Session
 from connectstore.signing import decode_uri_component, generate_sid
 from connectstore.store import Store
+from connectstore.timeouts import within
 from connectstore.urls import open_store
 
 __all__ = [
@@ -161,12 +162,7 @@ setting_changed.connect(_on_setting_changed, dispatch_uid="connectstore.integrat
 async def _on_loop(bridge: BlockingStore, coro: Coroutine[Any, Any, T]) -> T:
     """Await ``coro`` run on the bridge's loop, from another loop (Django's async methods)."""
     future = asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, bridge.loop))
-    try:
-        return await asyncio.wait_for(future, bridge.timeout)
-    except asyncio.TimeoutError:
-        raise StoreUnavailableError(
-            f"{type(bridge.store).__name__} did not answer within {bridge.timeout} s"
-        ) from None
+    return await within(bridge.timeout, future, type(bridge.store).__name__)
 
 
 async def _read(store: Store, key: str) -> dict[str, Any] | None:

@@ -36,7 +36,6 @@ the key ``cookie`` is reserved.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Mapping
@@ -46,8 +45,9 @@ import starsessions
 
 from connectstore.cookie import Cookie
 from connectstore.engine import CookieOptions
-from connectstore.errors import SessionDecodeError, StoreUnavailableError
+from connectstore.errors import SessionDecodeError
 from connectstore.store import Store
+from connectstore.timeouts import within
 
 __all__ = ["ConnectSessionStore"]
 
@@ -165,14 +165,7 @@ class ConnectSessionStore(starsessions.SessionStore):
         return Cookie.create(max_age_ms=max_age_ms, now=expires_ms - max_age_ms, **fields)
 
     async def _call(self, operation: Awaitable[T]) -> T:
-        if self.timeout is None:
-            return await operation
-        try:
-            return await asyncio.wait_for(operation, self.timeout)
-        except asyncio.TimeoutError:
-            raise StoreUnavailableError(
-                f"{type(self.store).__name__} did not answer within {self.timeout} s"
-            ) from None
+        return await within(self.timeout, operation, type(self.store).__name__)
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:
