@@ -1,0 +1,22 @@
+"""connectstore-redis: an express-session store on Redis and Redis Cluster.
+
+Byte-compatible with connect-redis 9 (same keys, same JSON, same TTLs), so Python and Node
+apps share sessions through one Redis.
+"""
+
+from connectstore_redis.bounded import UNAVAILABLE_ERRORS
+from connectstore_redis.keys import escape_glob
+from connectstore_redis.store import DEFAULT_MAX_CONCURRENCY, DEFAULT_TIMEOUT, RedisStore, TTLFunction
+from connectstore_redis.urls import open_redis_store
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_MAX_CONCURRENCY",
+    "DEFAULT_TIMEOUT",
+    "UNAVAILABLE_ERRORS",
+    "RedisStore",
+    "TTLFunction",
+    "escape_glob",
+    "open_redis_store",
+]

@@ -1,0 +1,301 @@
+"""Benchmark of connectstore-redis against raw redis-py, on a redis-server of its own.
+
+Run by hand from the repository root (never against the shared Redis on 6379):
+
+    .venv/bin/python bench/redis_bench.py                 # per-operation + 10k/100k/1M bulk
+    .venv/bin/python bench/redis_bench.py --sizes 10000   # quicker
+
+Part 1 times ``get``/``set``/``touch`` against raw redis-py ``GET``/``SET EX``/``EXPIRE``
+(and against raw redis-py plus ``json`` (de)coding, the least a hand-written store does),
+in interleaved rounds of the same run, and reports medians and ratios.
+
+Part 2 loads N sessions and times ``length()``, a full ``items()`` iteration and
+``clear()`` against the raw-driver equivalents (``scan_iter`` + ``MGET``/``DEL`` batches of
+100), and reports each one's peak of Python memory (tracemalloc, in a second, traced run)
+to show that it stays flat as N grows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import redis
+from redis.asyncio import Redis
+
+import connectstore_redis
+from connectstore import JSONSerializer, format_expires, now_ms
+from connectstore_redis import RedisStore
+
+PREFIX = "bench:"
+
+
+@contextmanager
+def redis_server() -> Iterator[int]:
+    """A redis-server on a free loopback port (no persistence), stopped by pid afterwards."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        sys.exit("redis-server is not installed")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    with tempfile.TemporaryDirectory(prefix="connectstore-redis-bench-") as folder:
+        log = os.path.join(folder, "redis.log")
+        args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        process = subprocess.Popen([*args, "--dir", folder, "--logfile", log])
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
+                        conn.sendall(b"PING\r\n")
+                        if conn.recv(16).startswith(b"+PONG"):
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    sys.exit("redis-server did not start")
+                time.sleep(0.02)
+            yield port
+        finally:
+            os.kill(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+
+
+def express_session(max_age_ms: int = 86_400_000) -> dict[str, Any]:
+    """A typical express-session session: the cookie plus a few application keys (~190 bytes)."""
+    return {
+        "cookie": {
+            "originalMaxAge": max_age_ms,
+            "expires": format_expires(now_ms() + max_age_ms),
+            "httpOnly": True,
+            "path": "/",
+        },
+        "views": 12,
+        "user": {"id": 4711, "name": "Alice", "roles": ["admin"]},
+        "csrf": "b5vcpZlWWHkYPkvZqV6cWXQ5",
+    }
+
+
+async def per_operation(port: int, rounds: int, per_round: int) -> None:
+    """Part 1: store vs raw redis-py, interleaved, medians of per-round means."""
+    raw = Redis(host="127.0.0.1", port=port)
+    store = RedisStore.from_url(f"redis://127.0.0.1:{port}/0", prefix=PREFIX)
+    session = express_session()
+    data = JSONSerializer().dumps(session)
+    key = PREFIX + "sid"
+    await store.set("sid", session)
+
+    async def store_get() -> None:
+        await store.get("sid")
+
+    async def raw_get() -> None:
+        await raw.get(key)
+
+    async def raw_get_json() -> None:
+        json.loads(await raw.get(key))  # type: ignore[arg-type]
+
+    async def store_set() -> None:
+        await store.set("sid", session)
+
+    async def raw_set() -> None:
+        await raw.set(key, data, ex=86400)
+
+    async def raw_set_json() -> None:
+        await raw.set(key, json.dumps(session, separators=(",", ":"), ensure_ascii=False), ex=86400)
+
+    async def store_touch() -> None:
+        await store.touch("sid", session)
+
+    async def raw_touch() -> None:
+        await raw.expire(key, 86400)
+
+    cases: dict[str, Callable[[], Awaitable[None]]] = {
+        "store.get": store_get,
+        "raw GET": raw_get,
+        "raw GET + json.loads": raw_get_json,
+        "store.set": store_set,
+        "raw SET EX": raw_set,
+        "raw json.dumps + SET EX": raw_set_json,
+        "store.touch": store_touch,
+        "raw EXPIRE": raw_touch,
+    }
+    wall: dict[str, list[float]] = {name: [] for name in cases}
+    cpu: dict[str, list[float]] = {name: [] for name in cases}
+    for call in cases.values():  # warm up connections and the script cache
+        for _ in range(200):
+            await call()
+    for _ in range(rounds):
+        for name, call in cases.items():
+            started, started_cpu = time.perf_counter(), time.process_time()
+            for _ in range(per_round):
+                await call()
+            wall[name].append((time.perf_counter() - started) / per_round * 1e6)
+            cpu[name].append((time.process_time() - started_cpu) / per_round * 1e6)
+    print(f"\n## get/set/touch: {rounds} interleaved rounds x {per_round} calls, us per call\n")
+    print("Median round and best (fastest) round; wall time and this process's CPU time.\n")
+    print("| operation | clock | store | raw redis-py | store / raw | best: store / raw | vs raw + json |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for op, store_case, raw_case, json_case in (
+        ("get", "store.get", "raw GET", "raw GET + json.loads"),
+        ("set", "store.set", "raw SET EX", "raw json.dumps + SET EX"),
+        ("touch", "store.touch", "raw EXPIRE", None),
+    ):
+        for label, table in (("wall", wall), ("CPU", cpu)):
+            s, r = statistics.median(table[store_case]), statistics.median(table[raw_case])
+            best = min(table[store_case]) / min(table[raw_case])
+            versus_json = "-" if json_case is None else f"{s / statistics.median(table[json_case]):.2f}"
+            print(f"| {op} | {label} | {s:.1f} | {r:.1f} | {s / r:.2f} | {best:.2f} | {versus_json} |")
+    await store.close()
+    await raw.aclose()
+
+
+async def load(raw: Redis, count: int) -> None:
+    """Write ``count`` sessions directly (pipelines of 10,000), as connect-redis would store them."""
+    data = JSONSerializer().dumps(express_session())
+    for start in range(0, count, 10_000):
+        pipe = raw.pipeline(transaction=False)
+        for i in range(start, min(count, start + 10_000)):
+            pipe.set(f"{PREFIX}{i:08d}", data, ex=86400)
+        await pipe.execute()
+
+
+async def raw_length(raw: Redis) -> int:
+    count = 0
+    async for _ in raw.scan_iter(match=PREFIX + "*", count=100):
+        count += 1
+    return count
+
+
+async def raw_items(raw: Redis) -> int:
+    count, batch = 0, []
+    async for key in raw.scan_iter(match=PREFIX + "*", count=100):
+        batch.append(key)
+        if len(batch) == 100:
+            count += sum(1 for value in await raw.mget(batch) if value is not None and json.loads(value))
+            batch = []
+    if batch:
+        count += sum(1 for value in await raw.mget(batch) if value is not None and json.loads(value))
+    return count
+
+
+async def raw_clear(raw: Redis) -> int:
+    count, batch = 0, []
+    async for key in raw.scan_iter(match=PREFIX + "*", count=100):
+        batch.append(key)
+        if len(batch) == 100:
+            count += await raw.delete(*batch)
+            batch = []
+    if batch:
+        count += await raw.delete(*batch)
+    return count
+
+
+async def measured(call: Callable[[], Awaitable[Any]], *, traced: bool) -> tuple[float, float, Any]:
+    """(seconds, peak MiB of Python memory during the call or nan, result)."""
+    if traced:
+        tracemalloc.start()
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+    started = time.perf_counter()
+    result = await call()
+    seconds = time.perf_counter() - started
+    peak = float("nan")
+    if traced:
+        peak = (tracemalloc.get_traced_memory()[1] - base) / 2**20
+        tracemalloc.stop()
+    return seconds, peak, result
+
+
+def row(size: int, name: str, s_time: float, r_time: float, s_peak: float, r_peak: float) -> None:
+    """One line of the bulk table."""
+    ratio = s_time / r_time
+    print(f"| {size:,} | {name} | {s_time:.2f} | {r_time:.2f} | {ratio:.2f} | {s_peak:.2f} | {r_peak:.2f} |")
+
+
+async def bulk(port: int, sizes: list[int]) -> None:
+    """Part 2: length / items / clear over N sessions, timed and (separately) traced."""
+    raw = Redis(host="127.0.0.1", port=port)
+    store = RedisStore.from_url(f"redis://127.0.0.1:{port}/0", prefix=PREFIX, timeout=30)
+
+    async def store_length() -> int:
+        return await store.length()
+
+    async def store_items() -> int:
+        count = 0
+        async for _ in store.items():
+            count += 1
+        return count
+
+    async def store_clear() -> int:
+        await store.clear()
+        return 0
+
+    print("\n## bulk operations (scan_count=100): seconds, and peak Python memory in MiB (traced run)\n")
+    print("| sessions | operation | store s | raw s | store / raw | store peak MiB | raw peak MiB |")
+    print("|---:|---|---:|---:|---:|---:|---:|")
+    for size in sizes:
+        await raw.flushdb()
+        await load(raw, size)
+        rows: list[tuple[str, Callable[[], Awaitable[Any]], Callable[[], Awaitable[Any]]]] = [
+            ("length", store_length, lambda: raw_length(raw)),
+            ("items", store_items, lambda: raw_items(raw)),
+        ]
+        for name, ours, theirs in rows:
+            s_time, _, s_result = await measured(ours, traced=False)
+            r_time, _, r_result = await measured(theirs, traced=False)
+            _, s_peak, _ = await measured(ours, traced=True)
+            _, r_peak, _ = await measured(theirs, traced=True)
+            assert s_result == r_result == size, (name, s_result, r_result, size)
+            row(size, name, s_time, r_time, s_peak, r_peak)
+        s_time, _, _ = await measured(store_clear, traced=False)
+        assert await raw.dbsize() == 0
+        await load(raw, size)
+        r_time, _, _ = await measured(lambda: raw_clear(raw), traced=False)
+        await load(raw, size)
+        _, s_peak, _ = await measured(store_clear, traced=True)
+        await load(raw, size)
+        _, r_peak, _ = await measured(lambda: raw_clear(raw), traced=True)
+        row(size, "clear", s_time, r_time, s_peak, r_peak)
+    await store.close()
+    await raw.aclose()
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))  # stop our redis-server too
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=21)
+    parser.add_argument("--per-round", type=int, default=2000)
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
+    args = parser.parse_args()
+    hiredis = "hiredis" if redis.utils.HIREDIS_AVAILABLE else "pure-Python parser"
+    print(
+        f"connectstore-redis {connectstore_redis.__version__}, redis-py {redis.__version__} ({hiredis}), "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs"
+    )
+    with redis_server() as port:
+        print(subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.strip())
+        asyncio.run(per_operation(port, args.rounds, args.per_round))
+        if args.sizes:
+            asyncio.run(bulk(port, args.sizes))
+
+
+if __name__ == "__main__":
+    main()

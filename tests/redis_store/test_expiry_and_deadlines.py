@@ -1,0 +1,103 @@
+"""The adapter's own arithmetic: which expiry get() reports, deadlines.
+
+``live_session`` decides between the cookie and the key's TTL. ``Bounded`` cancels overdue
+calls with one timer per store: an overdue call becomes StoreUnavailableError, and the
+caller's task is left usable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connectstore import (
+    StoreUnavailableError,
+    format_expires,
+    ttl_seconds,
+)
+from connectstore_redis.bounded import Bounded
+from connectstore_redis.expiry import live_session, ttl_for
+
+MS_RANGE = st.integers(min_value=-(10**13), max_value=253402300799999)  # up to 9999-12-31
+
+
+@given(MS_RANGE, st.integers(min_value=1, max_value=10**6))
+def test_ttl_for_is_ttl_seconds(ms: int, default: int) -> None:
+    session = {"cookie": {"expires": format_expires(ms)}}
+    assert abs(ttl_for(session, default) - ttl_seconds(session, default)) <= 1  # the clock moved
+    assert ttl_for({"cookie": {"expires": None}}, default) == default
+
+
+def at(ms: int) -> dict[str, Any]:
+    return {"cookie": {"originalMaxAge": 1000, "expires": format_expires(ms)}, "v": 1}
+
+
+NOW = 1_800_000_000_000
+
+
+def test_untouched_key_reports_the_cookie_and_dies_with_it() -> None:
+    session = at(NOW + 10_000)
+    assert live_session(at(NOW + 10_000), pttl=10_600, now=NOW) == session  # EX rounded up
+    assert live_session(at(NOW - 300), pttl=400, now=NOW) is None  # cookie past, key lingers
+
+
+def test_extended_key_reports_its_deadline() -> None:
+    got = live_session(at(NOW - 60_000), pttl=600_000, now=NOW)  # touched by EXPIRE
+    assert got is not None
+    assert got["cookie"]["expires"] == format_expires(NOW + 600_000)
+
+
+def test_shortened_key_reports_its_deadline() -> None:
+    got = live_session(at(NOW + 3_600_000), pttl=30_000, now=NOW)
+    assert got is not None
+    assert got["cookie"]["expires"] == format_expires(NOW + 30_000)
+
+
+def test_key_without_ttl_follows_the_cookie() -> None:
+    assert live_session(at(NOW + 1), pttl=-1, now=NOW) is not None
+    assert live_session(at(NOW), pttl=-1, now=NOW) is None
+
+
+def test_browser_session_cookie_never_gets_an_expiry() -> None:
+    session = {"cookie": {"originalMaxAge": None, "expires": None}}
+    assert live_session(dict(session), pttl=5_000, now=NOW) == session
+
+
+async def test_overdue_call_raises_and_leaves_the_task_usable() -> None:
+    bounded = Bounded(timeout=0.2, limit=4)
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailableError, match=r"within 0\.2 s"):
+        await bounded(lambda: asyncio.sleep(30))
+    assert 0.2 <= time.monotonic() - started < 2.0
+    if sys.version_info >= (3, 11):
+        task = asyncio.current_task()
+        assert task is not None
+        assert task.cancelling() == 0
+    await asyncio.sleep(0.01)  # no stray cancellation is delivered afterwards
+    assert await bounded(lambda: asyncio.sleep(0.01, result="ok")) == "ok"
+
+
+async def test_outside_cancellation_is_not_turned_into_an_error() -> None:
+    bounded = Bounded(timeout=5, limit=4)
+    call = asyncio.ensure_future(bounded(lambda: asyncio.sleep(30)))
+    await asyncio.sleep(0.05)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+
+
+async def test_many_concurrent_calls_each_get_their_own_deadline() -> None:
+    bounded = Bounded(timeout=0.2, limit=100)
+
+    async def slow_or_fast(i: int) -> str:
+        return await bounded(lambda: asyncio.sleep(30 if i % 2 else 0.01, result="ok"))
+
+    results = await asyncio.gather(*(slow_or_fast(i) for i in range(50)), return_exceptions=True)
+    assert results[::2] == ["ok"] * 25
+    assert all(isinstance(result, StoreUnavailableError) for result in results[1::2])
