@@ -5,17 +5,24 @@ FastAPI's ``request.session`` work), or ``None`` when sessions do not apply to t
 Setting ``scope["session"] = None`` (or ``del``) in the application removes the session,
 express's ``req.session = null``. The store is written and the ``Set-Cookie`` header added
 when the application starts its response, so the session is stored before the client can
-send its next request.
+send its next request. If the store fails at that point (the handler has finished, so the
+application cannot handle it), the middleware answers the request itself: 503 with
+``{"error": "StoreUnavailableError"}`` when the store is unavailable, else 500, and logs it.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from connectstore.engine import RequestInfo, SessionEngine
+from connectstore.errors import StoreUnavailableError
 
 __all__ = ["SessionMiddleware"]
+
+logger = logging.getLogger("connectstore")
 
 # Deliberately permissive (as Starlette's own middleware types are), so that any framework's
 # app and middleware stack type-checks against this middleware.
@@ -54,14 +61,43 @@ class SessionMiddleware:
         )
         sessions = await self.engine.open(info)
         scope["session"] = sessions.session
+        commit_error: Exception | None = None
 
         async def send_with_session(message: Message) -> None:
+            nonlocal commit_error
+            if commit_error is not None:
+                return  # the client already has the error response; drop the app's own
             if message["type"] == "http.response.start":
                 if scope.get("session") is None:
                     sessions.remove()
-                for value in await sessions.commit():
-                    message.setdefault("headers", [])
-                    message["headers"] = [*message["headers"], (b"set-cookie", value.encode("latin-1"))]
+                try:
+                    cookies = await sessions.commit()
+                except Exception as exc:
+                    commit_error = exc
+                    await _send_store_error(send, exc)
+                    raise
+                message.setdefault("headers", [])
+                message["headers"] = [
+                    *message["headers"],
+                    *((b"set-cookie", value.encode("latin-1")) for value in cookies),
+                ]
             await send(message)
 
-        await self.app(scope, receive, send_with_session)
+        try:
+            await self.app(scope, receive, send_with_session)
+        except Exception:
+            if commit_error is None:
+                raise
+            # The application saw the store's failure through send() after its handler had
+            # finished; the client has its answer. Log the store error itself, not whatever
+            # the framework wrapped it in.
+            logger.error("the session store failed while ending the request", exc_info=commit_error)
+
+
+async def _send_store_error(send: Send, exc: Exception) -> None:
+    """Answer ``{"error": "<error class>"}``: 503 when the store is unavailable, else 500."""
+    status = 503 if isinstance(exc, StoreUnavailableError) else 500
+    body = json.dumps({"error": type(exc).__name__}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

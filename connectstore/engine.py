@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -108,8 +109,9 @@ class SessionEngine:
 
     Beyond express-session:
 
-    * ``store_timeout`` (seconds, default 10): a store call that takes longer fails with
-      :class:`StoreUnavailableError`, so a hung store never hangs the request.
+    * ``store_timeout`` (seconds, default 10): the time a request may spend in store calls,
+      all of them together (loading, saving, ``regenerate()``...); past it the call fails
+      with :class:`StoreUnavailableError`, so a hung store never hangs the request.
     * ``on_store_error`` (``"raise"``): a store error while loading propagates (the
       framework answers 500, as express does); ``"continue"`` serves the request without
       a session instead (the handler sees ``None``) and logs the error.
@@ -236,6 +238,7 @@ class RequestSessions:
     """False when sessions do not apply to this request (path outside the cookie path,
     or the store failed and ``on_store_error="continue"``)."""
     _touched: bool = field(default=False, repr=False)
+    _store_seconds: float = field(default=0.0, repr=False)
     _removed: bool = field(default=False, repr=False)
 
     async def start(self) -> None:
@@ -251,7 +254,7 @@ class RequestSessions:
             self._generate()
             return
         try:
-            stored = await engine.call(engine.store.get(self.cookie_id))
+            stored = await self._call(engine.store.get(self.cookie_id))
         except SessionDecodeError as exc:
             logger.warning(
                 "session %r in the store is corrupt; starting a new session: %s", self.cookie_id, exc
@@ -298,7 +301,7 @@ class RequestSessions:
         session = self.session
         if session is None:
             if engine.unset == "destroy" and self._removed:
-                await engine.call(engine.store.destroy(self.sid))
+                await self._call(engine.store.destroy(self.sid))
             return []
         headers: list[str] = []
         if self._should_set_cookie(session):
@@ -312,7 +315,7 @@ class RequestSessions:
         if self._should_save(session):
             await self.save(session)
         elif engine.store_touches and self._should_touch(session):
-            await engine.call(engine.store.touch(session.id, session.to_store()))
+            await self._call(engine.store.touch(session.id, session.to_store()))
         return headers
 
     # --- what Session's methods do -------------------------------------------------------
@@ -320,11 +323,11 @@ class RequestSessions:
     async def save(self, session: Session) -> None:
         """Store ``session`` now and remember its data as saved."""
         self.saved_hash = session_hash(session.data)
-        await self.engine.call(self.engine.store.set(session.id, session.to_store()))
+        await self._call(self.engine.store.set(session.id, session.to_store()))
 
     async def reload(self, session: Session) -> None:
         """Replace ``session``'s data and cookie with what the store holds."""
-        stored = await self.engine.call(self.engine.store.get(session.id))
+        stored = await self._call(self.engine.store.get(session.id))
         if stored is None:
             raise SessionNotFoundError(f"failed to load session {session.id!r}")
         cookie, data = _split(session.id, stored)
@@ -334,7 +337,7 @@ class RequestSessions:
 
     async def regenerate(self, session: Session) -> None:
         """Destroy ``session`` in the store and turn it into a new, empty one with a new id."""
-        await self.engine.call(self.engine.store.destroy(session.id))
+        await self._call(self.engine.store.destroy(session.id))
         self.sid = session.id = self.engine.new_sid(self.info.request)
         session.cookie = self.engine.new_cookie(self.info)
         session.data.clear()
@@ -344,7 +347,21 @@ class RequestSessions:
         """Delete ``session`` from the store; the request has no session afterwards."""
         if self.session is session:
             self.session = None
-        await self.engine.call(self.engine.store.destroy(session.id))
+        await self._call(self.engine.store.destroy(session.id))
+
+    async def _call(self, operation: Awaitable[T]) -> T:
+        """A store call within what is left of this request's store time (``store_timeout``
+        bounds the request's store calls together, not each one).
+        """
+        limit = self.engine.store_timeout
+        if limit is None:
+            return await operation
+        left = limit - self._store_seconds
+        started = time.monotonic()
+        try:
+            return await within(max(left, 0.0), operation, type(self.engine.store).__name__)
+        finally:
+            self._store_seconds += time.monotonic() - started
 
     # --- express-session's decision functions -------------------------------------------
 

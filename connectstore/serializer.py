@@ -10,7 +10,6 @@ a non-string key...), naming where in the session the value is.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
@@ -24,6 +23,8 @@ SessionData = dict[str, Any]
 """What a store holds for one session: a JSON-compatible dict with a ``"cookie"`` object."""
 
 MAX_SAFE_INTEGER = 2**53 - 1
+_INF = float("inf")
+_NEG_INF = float("-inf")
 _MAX_DEPTH = 512
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -55,8 +56,12 @@ class JSONSerializer:
         """
         if not isinstance(session, Mapping):
             raise SerializationError(f"a session must be a mapping, not {type(session).__name__}")
-        plain, needs_js_numbers = _check(session, "$", 0)
-        if needs_js_numbers:
+        try:
+            flags = _scan(session if type(session) is dict else dict(session), 0)
+        except _Refused as refused:
+            raise SerializationError(refused.message, path=_path(refused.keys)) from None
+        plain = _plain(session) if flags & _NEEDS_COPY or type(session) is not dict else session
+        if flags & _NEEDS_JS_FLOAT:
             text = _encode_js(plain)
         else:
             text = json.dumps(plain, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -66,7 +71,8 @@ class JSONSerializer:
 
     def loads(self, data: str | bytes) -> SessionData:
         """Decode a stored session; integers beyond 2**53 - 1 become floats, as in JavaScript."""
-        value = json.loads(data, parse_int=_parse_int, parse_constant=_reject_constant)
+        text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
+        value = _DECODER.decode(text)
         if not isinstance(value, dict):
             raise ValueError(f"a session must be a JSON object, not {type(value).__name__}")
         return value
@@ -84,49 +90,101 @@ def decode_session(serializer: Serializer, sid: str, data: str | bytes) -> Sessi
         raise SessionDecodeError(f"stored data cannot be decoded: {exc}", sid=sid) from exc
 
 
-def _check(value: Any, path: str, depth: int) -> tuple[Any, bool]:
-    """Validate ``value`` for JSON; return it with Cookie objects replaced by their JSON.
+_NEEDS_COPY = 1  # a Cookie, a non-dict mapping or a tuple: convert before json.dumps
+_NEEDS_JS_FLOAT = 2  # a float JavaScript writes differently from Python's repr
 
-    The second item tells whether some float needs JavaScript number formatting.
+
+class _Refused(Exception):
+    """Internal: a value was refused; ``keys`` collects its path while unwinding."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.keys: list[str | int] = []
+
+
+def _scan(value: Any, depth: int) -> int:
+    """Check that ``value`` can be carried to a Node reader; return what encoding needs.
+
+    Kept fast for the common case (plain dicts, lists, strings, ints): no copy is built
+    and no path is formatted unless a value is refused.
     """
-    if depth > _MAX_DEPTH:
-        raise SerializationError("nested too deeply", path=path)
-    if value is None or value is True or value is False or isinstance(value, str):
-        return value, False
-    if isinstance(value, int) and not isinstance(value, bool):
-        if type(value) is not int:
-            value = int(value)
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return 0
+    if kind is int:
         if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-            return value, False
-        raise SerializationError(
-            f"integer {value} is beyond JavaScript's safe range +/-(2**53 - 1)", path=path
-        )
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise SerializationError(f"{value!r} cannot be written as JSON", path=path)
-        return value, _js_number(value) != repr(value)
-    if isinstance(value, Cookie):
-        return value.to_json(), False
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        needs = False
+            return 0
+        raise _Refused(f"integer {value} is beyond JavaScript's safe range +/-(2**53 - 1)")
+    if kind is float:
+        if value != value or value in (_INF, _NEG_INF):
+            raise _Refused(f"{value!r} cannot be written as JSON")
+        text = repr(value)
+        return _NEEDS_JS_FLOAT if "e" in text or text.endswith(".0") else 0
+    if depth >= _MAX_DEPTH:
+        raise _Refused("nested too deeply")
+    if kind is dict:
+        flags = 0
         for key, item in value.items():
-            if not isinstance(key, str):
-                raise SerializationError(f"object key {key!r} is not a string", path=path)
-            out[key], item_needs = _check(item, f"{path}.{key}", depth + 1)
-            needs = needs or item_needs
-        return out, needs
-    if isinstance(value, (list, tuple)):
-        items = []
-        needs = False
+            if type(key) is not str:
+                raise _Refused(f"object key {key!r} is not a string")
+            try:
+                flags |= _scan(item, depth + 1)
+            except _Refused as refused:
+                refused.keys.append(key)
+                raise
+        return flags
+    if kind is list:
+        flags = 0
         for index, item in enumerate(value):
-            checked, item_needs = _check(item, f"{path}[{index}]", depth + 1)
-            items.append(checked)
-            needs = needs or item_needs
-        return items, needs
-    raise SerializationError(
-        f"{type(value).__name__} value cannot be carried as JSON to a Node reader", path=path
-    )
+            try:
+                flags |= _scan(item, depth + 1)
+            except _Refused as refused:
+                refused.keys.append(index)
+                raise
+        return flags
+    return _scan_other(value, depth)
+
+
+def _scan_other(value: Any, depth: int) -> int:
+    """The uncommon types: subclasses, other mappings and sequences, Cookie objects."""
+    if isinstance(value, Cookie):
+        return _NEEDS_COPY
+    if isinstance(value, (bool, str)):
+        return _NEEDS_COPY
+    if isinstance(value, int):
+        return _scan(int(value), depth) | _NEEDS_COPY
+    if isinstance(value, float):
+        return _scan(float(value), depth) | _NEEDS_COPY
+    if isinstance(value, Mapping):
+        return _scan(dict(value), depth) | _NEEDS_COPY
+    if isinstance(value, (list, tuple)):
+        return _scan(list(value), depth) | _NEEDS_COPY
+    raise _Refused(f"{type(value).__name__} value cannot be carried as JSON to a Node reader")
+
+
+def _plain(value: Any) -> Any:
+    """A copy of a checked value made only of dict, list, str, int, float, bool and None."""
+    if isinstance(value, Cookie):
+        return value.to_json()
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    return [_plain(item) for item in value]
+
+
+def _path(keys: list[str | int]) -> str:
+    parts = ["$"]
+    for key in reversed(keys):
+        parts.append(f"[{key}]" if isinstance(key, int) else f".{key}")
+    return "".join(parts)
 
 
 def _encode_js(value: Any) -> str:
@@ -181,3 +239,6 @@ def _parse_int(text: str) -> int | float:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+_DECODER = json.JSONDecoder(parse_int=_parse_int, parse_constant=_reject_constant)

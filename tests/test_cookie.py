@@ -6,6 +6,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from connectstore import (
     DEFAULT_TTL,
@@ -57,7 +59,18 @@ def test_parse_expires_other_forms() -> None:
     assert parse_expires(datetime(2030, 1, 2, 3, 4, 5, 678000, timezone.utc)) == T0
 
 
-@pytest.mark.parametrize("bad", ["soon", "2030-13-45T00:00:00Z", True, float("nan"), [1], {}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "soon",
+        "2030-13-45T00:00:00Z",
+        "\uff12\uff10\uff13\uff10-01-01T00:00:00.000Z",
+        True,
+        float("nan"),
+        [1],
+        {},
+    ],
+)
 def test_parse_expires_refuses_non_dates(bad: Any) -> None:
     with pytest.raises(SerializationError):
         parse_expires(bad)
@@ -209,3 +222,50 @@ def test_impossible_dates_are_refused() -> None:
 def test_cookie_object_refuses_expiry_beyond_datetime_range() -> None:
     with pytest.raises(SerializationError, match="beyond the years"):
         Cookie.from_json({"expires": "+275760-09-13T00:00:00.000Z"})
+
+
+def _parse_or_error(parse: Any, text: Any) -> Any:
+    try:
+        return parse(text)
+    except SerializationError:
+        return SerializationError
+
+
+def _slow(text: Any) -> Any:
+    """The general parser alone (no fast path for Node's canonical form)."""
+    from connectstore.cookie import _parse_date_string
+
+    if not isinstance(text, str):
+        return parse_expires(text)
+    parsed = _parse_date_string(text.strip())
+    if parsed is None:
+        raise SerializationError("not a date")
+    return parsed
+
+
+@given(st.integers(min_value=-(10**13), max_value=253_402_300_799_999))
+def test_fast_path_reads_every_canonical_date_as_the_general_parser(ms: int) -> None:
+    text = format_expires(ms)
+    assert parse_expires(text) == _slow(text) == ms
+
+
+@given(st.text(alphabet="0123456789-T:.Z+ x", min_size=20, max_size=26))
+def test_fast_path_agrees_with_the_general_parser_on_near_misses(text: str) -> None:
+    assert _parse_or_error(parse_expires, text) == _parse_or_error(_slow, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2030-02-30T00:00:00.000Z",
+        "2030-01-01T24:00:00.000Z",
+        "2030-01-01T23:60:00.000Z",
+        "2030-01-01T23:59:60.000Z",
+        "2030-01-01T23:59:59.999Z",
+        "2030-01-01 23:59:59.999Z",
+        "\uff12\uff10\uff13\uff10-01-01T00:00:00.000Z",  # full-width digits
+        "0000-01-01T00:00:00.000Z",
+    ],
+)
+def test_fast_path_agrees_with_the_general_parser_on_odd_values(text: str) -> None:
+    assert _parse_or_error(parse_expires, text) == _parse_or_error(_slow, text)

@@ -49,8 +49,9 @@ async def test_a_hung_store_fails_the_request_within_the_timeout() -> None:
     started = time.monotonic()
     loaded = await call(app, "/", COOKIE)
     saved = await call(app, "/inc")
-    assert loaded.status == 500
-    assert saved.status == 500
+    assert loaded.status == 500  # loading: the framework's server error, as in express
+    assert saved.status == 503  # saving at response start: the middleware answers itself
+    assert saved.json == {"error": "StoreUnavailableError"}
     assert time.monotonic() - started < 3
 
 
@@ -96,3 +97,66 @@ async def test_is_new_and_is_modified_for_integrations() -> None:
     assert not loaded.is_modified()
     loaded.remove()
     assert loaded.is_modified()
+
+
+class FailingOnSave(MemoryStore):
+    """set() fails like a store whose backend went away during the request."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    async def set(self, sid: str, session: SessionData) -> None:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [(StoreUnavailableError("backend down"), 503), (RuntimeError("bug in a store"), 500)],
+)
+async def test_store_failure_while_saving_gets_a_clean_error_response(error: Exception, status: int) -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    from connectstore import StoreError
+    from connectstore.asgi import SessionMiddleware
+
+    async def handled(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"handled": True}, status_code=418)
+
+    async def write(request: Request) -> Response:
+        request.session["x"] = 1
+        return JSONResponse({"ok": True})
+
+    app = Starlette(routes=[Route("/", write)], exception_handlers={StoreError: handled})
+    wrapped = SessionMiddleware(app, SessionEngine(FailingOnSave(error), secret="s"))
+    reply = await call(wrapped, "/")  # type: ignore[arg-type]
+    assert reply.status == status
+    assert reply.json == {"error": type(error).__name__}
+    assert reply.set_cookies == []
+
+
+class SlowStore(MemoryStore):
+    """Every call takes 0.3 s: each alone is within the timeout, two together are not."""
+
+    async def get(self, sid: str) -> SessionData | None:
+        await asyncio.sleep(0.3)
+        return await super().get(sid)
+
+    async def set(self, sid: str, session: SessionData) -> None:
+        await asyncio.sleep(0.3)
+        await super().set(sid, session)
+
+
+async def test_store_timeout_bounds_all_store_calls_of_a_request_together() -> None:
+    store = SlowStore()
+    await MemoryStore.set(store, "known", {"cookie": {"expires": None}, "n": 1})
+    app = make_app(store, store_timeout=0.5)
+    started = time.monotonic()
+    reply = await call(app, "/inc", COOKIE)  # get (0.3 s) + set (0.3 s) > 0.5 s
+    elapsed = time.monotonic() - started
+    assert reply.status == 503
+    assert elapsed < 1.0  # the set had only what was left of the 0.5 s
+    assert (await MemoryStore.get(store, "known") or {})["n"] == 1

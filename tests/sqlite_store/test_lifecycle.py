@@ -178,3 +178,29 @@ async def test_file_that_is_not_a_database_is_a_clear_error(not_a_database: Path
     async with SQLiteStore(not_a_database, cleanup_interval=None) as store:
         with pytest.raises(StoreError, match="not a database"):
             await store.get("a")
+
+
+async def test_a_write_whose_caller_gave_up_never_lands_later(db_path: Path) -> None:
+    """A caller that times out while its statement waits for another process's lock: when
+    the call has failed, the write has either happened or never will, so it can never
+    overwrite a write acknowledged after the failure (found by the long soak test).
+    """
+    from connectstore import within
+
+    async with SQLiteStore(db_path, busy_timeout=1.0, cleanup_interval=None) as store:
+        await store.set("a", session_at(None, n=1))
+        holder = sqlite3.connect(db_path, isolation_level=None)
+        try:
+            holder.execute("BEGIN EXCLUSIVE")
+            queued = asyncio.ensure_future(within(0.2, store.set("a", session_at(None, n=2)), "sqlite"))
+            sending = asyncio.ensure_future(within(0.2, store.set("a", session_at(None, n=3)), "sqlite"))
+            for call in (queued, sending):
+                with pytest.raises(StoreUnavailableError):
+                    await call
+            when_failed = raw_rows(db_path, "SELECT sess FROM sessions WHERE sid = 'a'")
+            holder.execute("ROLLBACK")  # the lock goes: a statement still waiting for it would now write
+        finally:
+            holder.close()
+        await asyncio.sleep(0.5)
+        assert raw_rows(db_path, "SELECT sess FROM sessions WHERE sid = 'a'") == when_failed
+        assert (await store.get("a") or {})["n"] == 1

@@ -15,8 +15,8 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from typing import Any, Final
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from typing import Any, Final, TypeVar
 
 import aiosqlite
 
@@ -45,6 +45,7 @@ from connectstore_sqlite.schema import (
 __all__ = ["DEFAULT_BUSY_TIMEOUT", "DEFAULT_CLEANUP_INTERVAL", "SQLiteStore"]
 
 logger = logging.getLogger("connectstore_sqlite")
+T = TypeVar("T")
 
 DEFAULT_CLEANUP_INTERVAL: Final = 900.0
 """Seconds between two sweeps of expired rows (15 minutes)."""
@@ -111,6 +112,7 @@ class SQLiteStore(Store):
         self._sql = Statements(self.table)
         self._conn: aiosqlite.Connection | None = None
         self._open_lock = asyncio.Lock()
+        self._statement_lock = asyncio.Lock()
         self._background_task: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -322,13 +324,34 @@ class SQLiteStore(Store):
         current["cookie"] = self.serializer.loads(cookie_text)["cookie"]
         return self.serializer.dumps(current)
 
+    async def _statement(self, run: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+        """Run one statement on the connection, so that it never lands after its caller gave up.
+
+        Statements queue on an asyncio lock, where a caller that times out (or is cancelled)
+        leaves before its statement was sent. Once sent, a statement is in SQLite's hands
+        and cannot be stopped; a caller cancelled then waits for it to end (at most
+        ``busy_timeout``) before the cancellation goes on. So when a call fails, its write
+        has either happened already or never will: it can never overwrite a write that was
+        acknowledged after the failure (another process's, say).
+        """
+        conn = await self._connection()
+        async with self._statement_lock:
+            sent = asyncio.ensure_future(run(conn))
+            try:
+                return await asyncio.shield(sent)
+            except asyncio.CancelledError:
+                with contextlib.suppress(BaseException):
+                    await sent
+                raise
+
     async def _fetch(
         self, sql: str, parameters: Sequence[Any], *, raw_errors: bool = False
     ) -> list[sqlite3.Row]:
         """Run one statement and return its rows; sqlite3 errors become connectstore errors."""
-        conn = await self._connection()
         try:
-            rows: Iterable[sqlite3.Row] = await conn.execute_fetchall(sql, parameters)
+            rows: Iterable[sqlite3.Row] = await self._statement(
+                lambda conn: conn.execute_fetchall(sql, parameters)
+            )
         except sqlite3.Error as exc:
             if raw_errors:
                 raise
@@ -348,12 +371,15 @@ class SQLiteStore(Store):
         other processes (whose busy handler retries at intervals) get the lock in between.
         """
         total = 0
+
+        async def delete_batch(conn: aiosqlite.Connection) -> int:
+            async with conn.execute(sql, parameters()) as cursor:
+                return cursor.rowcount
+
         while True:
-            conn = await self._connection()
             started = time.monotonic()
             try:
-                async with conn.execute(sql, parameters()) as cursor:
-                    deleted = cursor.rowcount
+                deleted = await self._statement(delete_batch)
             except sqlite3.Error as exc:
                 raise translate(exc, self._name) from exc
             total += deleted

@@ -34,7 +34,12 @@ _ALIASES = {"ns": "namespace", "db": "database"}
 def open_from_url(url: str, **options: Any) -> SurrealDBStore:
     """The ``connectstore.stores`` entry point: a store for ``url``; ``options`` win over the URL's."""
     sdk_url, from_url = options_from_url(url)
-    return SurrealDBStore(sdk_url, **{**from_url, **options})
+    try:
+        return SurrealDBStore(sdk_url, **{**from_url, **options})
+    except StoreURLError:
+        raise
+    except ValueError as exc:  # a bad table, namespace, ttl...: the URL is what is wrong
+        raise StoreURLError(f"{url!r}: {exc}") from exc
 
 
 def options_from_url(url: str) -> tuple[str, dict[str, Any]]:

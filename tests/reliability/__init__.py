@@ -1,0 +1,1 @@
+"""Reliability and security: soak under load with faults, hostile input, fuzzing (issue 8)."""
