@@ -7,7 +7,6 @@ Both servers listen on loopback ports of their own; the requests go over real TC
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import subprocess
@@ -18,7 +17,6 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -30,7 +28,7 @@ from connectstore.asgi import SessionMiddleware
 from connectstore_redis import RedisStore
 from tests.node import node_binary, npm_project
 from tests.redis_store.conftest import shared_redis  # noqa: F401 (fixture)
-from tests.redis_store.servers import free_port
+from tests.serving import served
 
 PACKAGES = ("express@4.21.2", "express-session@1.19.0", "connect-redis@9.0.0", "redis@6.3.1")
 SECRET = "keyboard cat"
@@ -123,20 +121,10 @@ def express_url(shared_redis: str, prefix: str) -> Iterator[str]:  # noqa: F811
 @pytest_asyncio.fixture
 async def python_url(shared_redis: str, prefix: str) -> AsyncIterator[str]:  # noqa: F811
     async with RedisStore.from_url(shared_redis, prefix=prefix) as store:
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(python_app(store), host="127.0.0.1", port=port, log_level="warning")
-        )
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.02)
         try:
-            yield f"http://127.0.0.1:{port}"
+            async with served(python_app(store)) as url:
+                yield url
         finally:
-            server.should_exit = True
-            await task
             await store.clear()
 
 

@@ -71,10 +71,14 @@ class RedisServer:
     the same port, which is what a fault test needs.
     """
 
-    def __init__(self, directory: Path, *, port: int | None = None, cluster: bool = False) -> None:
+    def __init__(
+        self, directory: Path, *, port: int | None = None, cluster: bool = False, durable: bool = False
+    ) -> None:
         self.directory = directory
         self.port = port or free_port()
         self.cluster = cluster
+        self.durable = durable
+        """With an append-only file synced on every write: a SIGKILL and a restart lose nothing."""
         self.cluster_port = free_port() if cluster else None
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -94,7 +98,8 @@ class RedisServer:
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes" if self.durable else "no",
+            *(["--appendfsync", "always"] if self.durable else []),
             "--dir",
             str(self.directory),
             "--logfile",

@@ -1,5 +1,6 @@
-"""The real parts the reliability tests run: uvicorn on loopback ports, a redis-server with
-an append-only file, SQLite worker processes, and a process holding an SQLite lock.
+"""The real parts the reliability tests run: uvicorn on loopback ports, SQLite worker
+processes, and a process holding an SQLite lock (a durable redis-server is
+``tests.redis_store.servers.RedisServer(durable=True)``).
 
 Every process here is started by the test and stopped by its pid; the shared Redis on 6379
 is never touched.
@@ -13,82 +14,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
-import uvicorn
 
-from tests.redis_store.servers import free_port, ping, require_tool
+from tests.redis_store.servers import free_port
+from tests.serving import served
+
+__all__ = ["SQLiteWorkers", "lock_sqlite", "served"]
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@asynccontextmanager
-async def served(app: Any) -> AsyncIterator[str]:
-    """Serve ``app`` with uvicorn in this event loop on a free loopback port; yield its base URL."""
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", timeout_keep_alive=30
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-            raise RuntimeError("uvicorn stopped before it started")
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-
-
-class DurableRedis:
-    """A ``redis-server`` of the test's own with ``appendfsync always``: every acknowledged
-    write is on disk, so a SIGKILL and a restart on the same port lose nothing.
-    """
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        """``redis://127.0.0.1:PORT/0``."""
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self, timeout: float = 10.0) -> None:
-        """Start (or restart, replaying the append-only file) and wait for PING."""
-        args = [
-            require_tool("redis-server"),
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--save", "",
-            "--appendonly", "yes",
-            "--appendfsync", "always",
-            "--dir", str(self.directory),
-            "--logfile", str(self.directory / "redis.log"),
-        ]  # fmt: skip
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while not ping(self.port):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                log = (self.directory / "redis.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"redis-server on port {self.port} did not start:\n{log}")
-            time.sleep(0.02)
-
-    def kill(self) -> None:
-        """SIGKILL, as a crash; waits until the process is gone."""
-        process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
 
 
 class SQLiteWorkers:

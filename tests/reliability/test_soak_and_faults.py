@@ -28,9 +28,10 @@ from connectstore import Store
 from connectstore_redis import RedisStore
 from connectstore_sqlite import SQLiteStore
 from connectstore_surrealdb import RootAuth, SurrealDBStore
+from tests.redis_store.servers import RedisServer
 from tests.reliability.app import make_app, make_engine
 from tests.reliability.load import Fault, LoadProfile, RunResult, run_load, verify
-from tests.reliability.services import DurableRedis, SQLiteWorkers, lock_sqlite, served
+from tests.reliability.services import SQLiteWorkers, lock_sqlite, served
 from tests.surrealdb_store.server import ROOT_PASSWORD, ROOT_USER, LoopbackSurreal
 
 STORE_TIMEOUT = 1.0
@@ -88,7 +89,7 @@ async def soak(name: str, store: Store, fault: Fault | None) -> None:
 
 
 async def test_redis_killed_and_restarted_under_load(tmp_path: Path) -> None:
-    server = DurableRedis(tmp_path)
+    server = RedisServer(tmp_path, durable=True)
     server.start()
     try:
 
