@@ -124,3 +124,12 @@ def test_schemes_lists_memory() -> None:
         [sys.executable, "-m", "connectstore.cli", "schemes"], capture_output=True, text=True, check=True
     )
     assert "memory://  connectstore.urls:open_memory_store" in result.stdout
+
+
+def test_no_target_checks_the_embedded_sqlite_store_on_a_temp_file() -> None:
+    result = check(*FAST)
+    assert result.returncode == 0, result.stdout + result.stderr
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("connectstore check: SQLiteStore (sqlite:///")
+    assert first.endswith("/connectstore-check.db)")
+    assert result.stdout.splitlines()[-1] == "43 passed, 0 failed, 2 skipped"

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-import httpx
+from collections.abc import AsyncIterator
+from pathlib import Path
 
-from connectstore import MemoryStore, unsign_cookie
+import httpx
+import pytest
+import pytest_asyncio
+
+from connectstore import MemoryStore, Store, unsign_cookie
 from connectstore.signing import decode_uri_component
 from examples.fastapi_app.app import create_app
+from tests.integrations.stores import STORE_KINDS, open_test_store
 
 
-def client(store: MemoryStore, https: bool = True) -> httpx.AsyncClient:
+@pytest_asyncio.fixture(params=STORE_KINDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """The flow runs on every store: memory, SQLite (file), SurrealDB (embedded), Redis."""
+    async with open_test_store(request.param, tmp_path) as opened:
+        yield opened
+
+
+def client(store: Store, https: bool = True) -> httpx.AsyncClient:
     app = create_app(store, "keyboard cat")
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="https://test" if https else "http://test"
@@ -23,8 +36,7 @@ def sid_in(response: httpx.Response) -> str | None:
     return unsign_cookie(decode_uri_component(header.split(";")[0].split("=", 1)[1]), "keyboard cat")
 
 
-async def test_login_profile_cart_flash_logout() -> None:
-    store = MemoryStore()
+async def test_login_profile_cart_flash_logout(store: Store) -> None:
     async with client(store) as http:
         anonymous = await http.get("/cart")
         assert anonymous.headers.get("set-cookie") is None  # save_uninitialized=False
