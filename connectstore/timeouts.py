@@ -24,4 +24,4 @@ async def within(seconds: float | None, operation: Awaitable[T], what: str) -> T
     try:
         return await asyncio.wait_for(operation, seconds)
     except asyncio.TimeoutError:
-        raise StoreUnavailableError(f"{what} did not answer within {seconds} s") from None
+        raise StoreUnavailableError(f"{what} did not answer within {seconds:.3g} s") from None

@@ -123,7 +123,7 @@ class SQLiteStore(Store):
 
     async def get(self, sid: str) -> SessionData | None:
         """The live session under ``sid``, or None (an expired row is never returned)."""
-        rows = await self._fetch(self._sql.get, (_check_sid(sid), self._clock()))
+        rows = await self._fetch(self._sql.get, (_check_sid(sid), self._clock()), read=True)
         if not rows:
             return None
         return decode_session(self.serializer, sid, rows[0][0])
@@ -175,14 +175,14 @@ class SQLiteStore(Store):
 
     async def length(self) -> int:
         """The number of live sessions (expired rows waiting for cleanup are not counted)."""
-        rows = await self._fetch(self._sql.count_live, (self._clock(),))
+        rows = await self._fetch(self._sql.count_live, (self._clock(),), read=True)
         return int(rows[0][0])
 
     async def ids(self) -> AsyncIterator[str]:
         """Ids of live sessions, read :data:`PAGE_SIZE` rows at a time."""
         after = _MIN_ROWID
         while True:
-            rows = await self._fetch(self._sql.page_ids, (after, self._clock(), PAGE_SIZE))
+            rows = await self._fetch(self._sql.page_ids, (after, self._clock(), PAGE_SIZE), read=True)
             for _, sid in rows:
                 yield str(sid)
             if len(rows) < PAGE_SIZE:
@@ -196,7 +196,7 @@ class SQLiteStore(Store):
         """
         after = _MIN_ROWID
         while True:
-            rows = await self._fetch(self._sql.page_items, (after, self._clock(), PAGE_SIZE))
+            rows = await self._fetch(self._sql.page_items, (after, self._clock(), PAGE_SIZE), read=True)
             for _, sid, text in rows:
                 yield str(sid), decode_session(self.serializer, str(sid), text)
             if len(rows) < PAGE_SIZE:
@@ -325,9 +325,9 @@ class SQLiteStore(Store):
         return self.serializer.dumps(current)
 
     async def _statement(self, run: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
-        """Run one statement on the connection, so that it never lands after its caller gave up.
+        """Run one write on the connection, so that it never lands after its caller gave up.
 
-        Statements queue on an asyncio lock, where a caller that times out (or is cancelled)
+        Writes queue on an asyncio lock, where a caller that times out (or is cancelled)
         leaves before its statement was sent. Once sent, a statement is in SQLite's hands
         and cannot be stopped; a caller cancelled then waits for it to end (at most
         ``busy_timeout``) before the cancellation goes on. So when a call fails, its write
@@ -345,13 +345,20 @@ class SQLiteStore(Store):
                 raise
 
     async def _fetch(
-        self, sql: str, parameters: Sequence[Any], *, raw_errors: bool = False
+        self, sql: str, parameters: Sequence[Any], *, raw_errors: bool = False, read: bool = False
     ) -> list[sqlite3.Row]:
-        """Run one statement and return its rows; sqlite3 errors become connectstore errors."""
+        """Run one statement and return its rows; sqlite3 errors become connectstore errors.
+
+        A ``read`` goes straight to the connection's queue (a read that outlives its caller
+        changes nothing, and concurrent reads keep aiosqlite's pipelining); a write goes
+        through :meth:`_statement`.
+        """
         try:
-            rows: Iterable[sqlite3.Row] = await self._statement(
-                lambda conn: conn.execute_fetchall(sql, parameters)
-            )
+            if read:
+                conn = await self._connection()
+                rows: Iterable[sqlite3.Row] = await conn.execute_fetchall(sql, parameters)
+            else:
+                rows = await self._statement(lambda conn: conn.execute_fetchall(sql, parameters))
         except sqlite3.Error as exc:
             if raw_errors:
                 raise
