@@ -215,10 +215,6 @@ class SessionEngine:
         options = _cookie_options(self.cookie(info.request) if callable(self.cookie) else self.cookie)
         return options.path or "/"
 
-    async def call(self, operation: Awaitable[T]) -> T:
-        """Run a store call with the engine's timeout."""
-        return await within(self.store_timeout, operation, type(self.store).__name__)
-
 
 @dataclass
 class RequestSessions:

@@ -55,12 +55,6 @@ async def test_a_hung_store_fails_the_request_within_the_timeout() -> None:
     assert time.monotonic() - started < 3
 
 
-async def test_engine_call_raises_typed_error_on_timeout() -> None:
-    engine = SessionEngine(HungStore(), secret="s", store_timeout=0.05)
-    with pytest.raises(StoreUnavailableError, match=r"did not answer within 0\.05 s"):
-        await engine.call(engine.store.get("x"))
-
-
 @pytest.mark.parametrize(
     ("options", "message"),
     [
