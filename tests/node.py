@@ -10,28 +10,18 @@ import fcntl
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.tools import require_tool
 
 NPM_CACHE = Path(os.environ.get("CONNECTSTORE_NPM_CACHE", Path.home() / ".cache" / "connectstore-npm"))
 
 
-def _require(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{tool} is required for interop tests (./dev services installs it)")
-        pytest.skip(f"{tool} is not installed")
-    return path
-
-
 def node_binary() -> str:
     """Path of ``node``; under CI a missing Node fails the test instead of skipping it."""
-    return _require("node")
+    return require_tool("node")
 
 
 def npm_project(*packages: str) -> Path:
@@ -39,7 +29,7 @@ def npm_project(*packages: str) -> Path:
 
     Scripts run with ``cwd`` set to it can ``require()`` them. Safe across processes.
     """
-    npm = _require("npm")
+    npm = require_tool("npm")
     key = hashlib.sha256("\n".join(sorted(packages)).encode()).hexdigest()[:16]
     folder = NPM_CACHE / key
     folder.mkdir(parents=True, exist_ok=True)

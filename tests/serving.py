@@ -11,7 +11,7 @@ from typing import Any
 
 import uvicorn
 
-from tests.redis_store.servers import free_port
+from tests.tools import free_port
 
 
 @asynccontextmanager

@@ -8,7 +8,6 @@ touched by these helpers.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -18,28 +17,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
+from tests.tools import free_port, require_tool
 
 SHARED_URL = "redis://127.0.0.1:6379/0"
 """The Redis every engineer's plain tests share (never FLUSHDB it: use a unique prefix)."""
-
-
-def require_tool(tool: str) -> str:
-    """Path of ``tool``; under ``CI=true`` a missing tool fails the test instead of skipping it."""
-    path = shutil.which(tool)
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{tool} is required (./dev services installs it)")
-        pytest.skip(f"{tool} is not installed")
-    return path
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def ping(port: int, timeout: float = 0.5) -> bool:

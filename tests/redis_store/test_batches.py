@@ -20,7 +20,8 @@ from connectstore_conformance import make_session
 from connectstore_redis import RedisStore
 from connectstore_redis.dedupe import RecentKeys
 from tests.redis_store.conftest import unique_prefix
-from tests.redis_store.servers import RedisServer, command, require_tool
+from tests.redis_store.servers import RedisServer, command
+from tests.tools import require_tool
 
 ARGUMENT = re.compile(r'"((?:[^"\\]|\\.)*)"')
 

@@ -20,7 +20,8 @@ from redis.asyncio import Redis
 from connectstore import StoreUnavailableError
 from connectstore_conformance import make_session
 from connectstore_redis import RedisStore
-from tests.redis_store.servers import RedisServer, command, free_port, redis_cluster
+from tests.redis_store.servers import RedisServer, command, redis_cluster
+from tests.tools import free_port
 
 TIMEOUT = 0.5
 BOUND = 4 * TIMEOUT + 1.0

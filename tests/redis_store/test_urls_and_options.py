@@ -11,7 +11,7 @@ from connectstore import StoreURLError, installed_schemes, open_store
 from connectstore_conformance import make_session
 from connectstore_redis import DEFAULT_TIMEOUT, RedisStore
 from tests.redis_store.conftest import unique_prefix
-from tests.redis_store.servers import free_port
+from tests.tools import free_port
 
 
 def test_every_scheme_is_registered() -> None:

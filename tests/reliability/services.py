@@ -18,8 +18,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.redis_store.servers import free_port
 from tests.serving import served
+from tests.tools import free_port
 
 __all__ = ["SQLiteWorkers", "lock_sqlite", "served"]
 

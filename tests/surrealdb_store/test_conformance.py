@@ -18,11 +18,8 @@ async def _beside(store: SurrealDBStore) -> SurrealDBStore:
     return SurrealDBStore(store.url, table="other_sessions", client=store.client)
 
 
-class TestMemConformance(StoreConformance):
-    @pytest_asyncio.fixture
-    async def store(self) -> AsyncIterator[SurrealDBStore]:
-        async with SurrealDBStore("mem://") as store:
-            yield store
+class _WithAnotherTable(StoreConformance):
+    """The namespace checks run against a second table beside the store's."""
 
     @pytest_asyncio.fixture
     async def other_store(self, store: SurrealDBStore) -> AsyncIterator[SurrealDBStore]:
@@ -31,19 +28,20 @@ class TestMemConformance(StoreConformance):
         await other.close()
 
 
-class TestSurrealKVConformance(StoreConformance):
+class TestMemConformance(_WithAnotherTable):
+    @pytest_asyncio.fixture
+    async def store(self) -> AsyncIterator[SurrealDBStore]:
+        async with SurrealDBStore("mem://") as store:
+            yield store
+
+
+class TestSurrealKVConformance(_WithAnotherTable):
     @pytest_asyncio.fixture
     async def store(self, tmp_path: Path) -> AsyncIterator[SurrealDBStore]:
         async with SurrealDBStore(
             f"surrealkv://{tmp_path / 'sessions'}", namespace="app", database="web"
         ) as store:
             yield store
-
-    @pytest_asyncio.fixture
-    async def other_store(self, store: SurrealDBStore) -> AsyncIterator[SurrealDBStore]:
-        other = await _beside(store)
-        yield other
-        await other.close()
 
 
 class TestWebSocketConformance(StoreConformance):
