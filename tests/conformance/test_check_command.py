@@ -13,10 +13,11 @@ REPO = Path(__file__).resolve().parents[2]
 FAST = ["--time-scale", "0.3", "--examples", "5"]
 
 
-def check(*args: str) -> subprocess.CompletedProcess[str]:
+def check(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    """``connectstore check ARGS`` run from ``cwd`` (where a module:factory target is found)."""
     return subprocess.run(
         [sys.executable, "-m", "connectstore.cli", "check", *args],
-        cwd=REPO,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=300,
@@ -66,13 +67,7 @@ def test_an_async_factory_target(tmp_path: Path) -> None:
     (tmp_path / "my_factory.py").write_text(
         "from connectstore import MemoryStore\n\nasync def make():\n    return MemoryStore()\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "connectstore.cli", "check", "my_factory:make", *FAST],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = check("my_factory:make", *FAST, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -82,24 +77,12 @@ def test_a_non_empty_store_is_refused_unless_clear_is_allowed(tmp_path: Path) ->
         "async def make():\n    store = MemoryStore()\n"
         "    await store.set('precious', {'cookie': {'expires': None}, 'keep': True})\n    return store\n"
     )
-    refused = subprocess.run(
-        [sys.executable, "-m", "connectstore.cli", "check", "prefilled:make", *FAST],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    refused = check("prefilled:make", *FAST, cwd=tmp_path)
     assert refused.returncode == 1
     assert (
         "already holds 1 sessions; point the check at an empty namespace, or pass --clear" in refused.stdout
     )
-    allowed = subprocess.run(
-        [sys.executable, "-m", "connectstore.cli", "check", "prefilled:make", "--clear", *FAST],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    allowed = check("prefilled:make", "--clear", *FAST, cwd=tmp_path)
     assert allowed.returncode == 0, allowed.stdout
 
 
