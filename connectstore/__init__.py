@@ -4,6 +4,7 @@ The public API is what this module exports; adapters and third-party stores use 
 """
 
 from connectstore.blocking import BlockingStore
+from connectstore.breaker import CircuitBreaker
 from connectstore.cookie import (
     DEFAULT_TTL,
     Cookie,
@@ -47,6 +48,7 @@ __all__ = [
     "DEFAULT_TTL",
     "ENTRY_POINT_GROUP",
     "BlockingStore",
+    "CircuitBreaker",
     "Cookie",
     "CookieOptions",
     "JSONSerializer",
