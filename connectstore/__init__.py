@@ -20,6 +20,7 @@ from connectstore.engine import CookieOptions, RequestInfo, RequestSessions, Ses
 from connectstore.errors import (
     SerializationError,
     SessionDecodeError,
+    SessionTooLargeError,
     StoreError,
     StoreUnavailableError,
     StoreURLError,
@@ -62,6 +63,7 @@ __all__ = [
     "SessionDecodeError",
     "SessionEngine",
     "SessionNotFoundError",
+    "SessionTooLargeError",
     "Store",
     "StoreError",
     "StoreURLError",

@@ -7,7 +7,9 @@ express's ``req.session = null``. The store is written and the ``Set-Cookie`` he
 when the application starts its response, so the session is stored before the client can
 send its next request. If the store fails at that point (the handler has finished, so the
 application cannot handle it), the middleware answers the request itself: 503 with
-``{"error": "StoreUnavailableError"}`` when the store is unavailable, else 500, and logs it.
+``{"error": "StoreUnavailableError"}`` when the store is unavailable, else 500 with the
+error's class (``{"error": "SessionTooLargeError"}`` for a session over the engine's
+``max_session_bytes``), and logs it.
 """
 
 from __future__ import annotations

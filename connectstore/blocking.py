@@ -3,54 +3,167 @@
 One background thread runs one event loop; every call from any thread is handed to that
 loop and waited for. The async store therefore always runs on the same loop, which is
 what connection pools bound to a loop (redis-py, aiosqlite) need.
+
+The bridge survives a fork, as pre-fork servers do it (``gunicorn --preload``, uWSGI
+without ``lazy-apps``: the app is imported, then worker processes are forked). Its thread
+starts on the first call, not when the bridge is made, so a master process that only
+imports the app starts nothing. When a process whose bridge did start forks
+(``os.fork()``, which pre-fork servers and ``multiprocessing`` use), the bridge first
+closes a store it built from a factory and stops its loop, so that no thread is inside a
+library such as SQLite while the process is copied; the parent and the child then each
+build a store of their own on their next call (the factory is called again). A store
+given ready-made cannot be built again: its loop is paused across the fork, the parent
+goes on with it, and in the child every call raises :class:`~connectstore.StoreError`
+saying to pass a factory (or a store URL) instead. A :class:`~connectstore.MemoryStore`
+(no thread, no connection) is never closed for a fork: the parent keeps it and the child
+goes on with its own copy, as fork copies memory. Whatever of the parent's a child still
+holds is never used, closed or garbage-collected there, since closing a connection the
+parent shares could break the parent's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import concurrent.futures.thread  # registers its at-fork lock first: see _before_fork
+import logging
+import os
 import threading
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
 
-from connectstore.errors import StoreUnavailableError
+from connectstore.errors import StoreError, StoreUnavailableError
+from connectstore.memory import MemoryStore
 from connectstore.serializer import SessionData
 from connectstore.store import Store, capabilities
 
 __all__ = ["BlockingStore"]
 
+logger = logging.getLogger("connectstore")
 T = TypeVar("T")
 StoreFactory = Callable[[], "Store | Awaitable[Store]"]
+
+
+class _Runner:
+    """One process's event loop, running in a daemon thread, and the store built on it."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="connectstore-blocking", daemon=True
+        )
+        self.thread.start()
+        self.store: Store | None = None
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None, what: str) -> T:
+        """Run ``coro`` on the loop and wait for it; past ``timeout`` cancel it and raise."""
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise StoreUnavailableError(f"{what} did not answer within {timeout} s") from None
+
+    def pause(self, timeout: float | None) -> bool:
+        """Stop the loop where it is and wait (up to ``timeout``) for its thread to end;
+        tasks stay pending. False when the thread is stuck and still runs.
+        """
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout)
+        return not self.thread.is_alive()
+
+    def resume(self) -> None:
+        """Run the paused loop again, in a new thread."""
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="connectstore-blocking", daemon=True
+        )
+        self.thread.start()
+
+    def stop(self, timeout: float | None) -> None:
+        """Stop the loop, wait (up to ``timeout``) for its thread, close the loop. A stuck
+        thread is left to itself (it is a daemon): nothing here waits past the bound.
+        """
+        if self.pause(timeout):
+            self.loop.close()
+        else:
+            logger.warning("the session store's event loop did not stop within %s s", timeout)
+
+
+_BRIDGES: weakref.WeakSet[BlockingStore] = weakref.WeakSet()
+_INHERITED: list[_Runner] = []
+"""The runners a forked child inherited from its parent: kept referenced so that nothing of
+the parent's is ever finalized (and so closed) in the child."""
+
+
+def _before_fork() -> None:
+    for bridge in list(_BRIDGES):
+        bridge._before_fork()
+
+
+def _after_fork_in_parent() -> None:
+    for bridge in list(_BRIDGES):
+        bridge._after_fork_in_parent()
+
+
+def _after_fork_in_child() -> None:
+    for bridge in list(_BRIDGES):
+        bridge._leave_parent()
+
+
+if hasattr(os, "register_at_fork"):  # every POSIX system; Windows has no fork
+    os.register_at_fork(
+        before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
+    )
 
 
 class BlockingStore:
     """The store contract as blocking methods, safe to call from many threads at once.
 
     ``store`` is a store instance, or a factory (sync or async) called on the bridge's
-    loop, which is the safe choice for stores that bind to a loop when created.
-    ``timeout`` (seconds, None for none) bounds every call: a call that takes longer
-    raises :class:`~connectstore.StoreUnavailableError` and is cancelled.
+    loop, which is the safe choice for stores that bind to a loop when created, and the
+    form that survives a fork after use: each process calls it to build its own store.
+    ``timeout`` (seconds, None for none) bounds every call, building the store included:
+    a call that takes longer raises :class:`~connectstore.StoreUnavailableError` and is
+    cancelled. Nothing starts until the first call (see the module documentation on
+    forking); the bridge's thread is a daemon, so a bridge never keeps a process alive.
     """
 
     def __init__(self, store: Store | StoreFactory, *, timeout: float | None = 30.0) -> None:
+        if not isinstance(store, Store) and not callable(store):
+            raise TypeError(
+                f"store must be a connectstore.Store or a factory of one, not {type(store).__name__}"
+            )
         self.timeout = timeout
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="connectstore-blocking", daemon=True
-        )
-        self._thread.start()
+        self._source = store
+        self._lock = threading.Lock()
+        self._runner: _Runner | None = None
+        self._pid = os.getpid()
+        self._inherited = False
         self._closed = False
-        try:
-            self.store: Store = self._call(_build(store))
-        except BaseException:
-            self._stop_loop()
-            raise
+        self._paused: _Runner | None = None
+        self._held_for_fork = False
+        self._carried: Store | None = None
+        _BRIDGES.add(self)
+
+    @property
+    def store(self) -> Store:
+        """The async store (built on first use when the bridge was given a factory)."""
+        store = self._started().store
+        assert store is not None
+        return store
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop the store runs on (in the bridge's own thread)."""
+        return self._started().loop
 
     @property
     def capabilities(self) -> frozenset[str]:
         """The wrapped store's capabilities."""
-        return capabilities(self.store)
+        return capabilities(self._source if isinstance(self._source, Store) else self.store)
 
     def get(self, sid: str) -> SessionData | None:
         """See :meth:`Store.get`."""
@@ -82,9 +195,10 @@ class BlockingStore:
 
     def ids(self) -> list[str]:
         """Every live session id, collected from :meth:`Store.ids`."""
+        store = self.store
 
         async def collect() -> list[str]:
-            return [sid async for sid in self.store.ids()]
+            return [sid async for sid in store.ids()]
 
         return self._call(collect())
 
@@ -94,25 +208,27 @@ class BlockingStore:
         """
         return self._call(coro)
 
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        """The event loop the store runs on (in the bridge's own thread)."""
-        return self._loop
-
     def close(self) -> None:
-        """Close the store, then stop the loop and its thread. Safe to call twice."""
-        if self._closed:
+        """Close this process's store, then stop the loop and its thread. Safe to call twice.
+        A store inherited through a fork is the parent's and is not closed by the child.
+        """
+        if self._pid != os.getpid():
+            self._leave_parent()
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            runner, self._runner = self._runner, None
+            if runner is None and isinstance(self._source, Store) and not self._inherited:
+                runner = _Runner()  # a store given ready-made and never used: still ours to close
+                runner.store = self._source
+        if runner is None:
             return
         try:
-            self._call(self.store.close())
+            if runner.store is not None:
+                runner.run(runner.store.close(), self.timeout, self._name(runner))
         finally:
-            self._stop_loop()
-
-    def _stop_loop(self) -> None:
-        self._closed = True
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
+            runner.stop(self.timeout)
 
     def __enter__(self) -> BlockingStore:
         return self
@@ -126,19 +242,97 @@ class BlockingStore:
         self.close()
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
-        if self._closed:
+        try:
+            runner = self._started()
+        except BaseException:
             coro.close()
-            raise RuntimeError("this BlockingStore is closed")
-        if threading.current_thread() is self._thread:
+            raise
+        if threading.current_thread() is runner.thread:
             coro.close()
             raise RuntimeError("BlockingStore called from its own event loop; await the store instead")
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return runner.run(coro, self.timeout, self._name(runner))
+
+    def _started(self) -> _Runner:
+        """This process's runner, started (and the store built) on first use."""
+        runner = self._runner
+        if runner is not None and runner.pid == os.getpid():
+            return runner
+        if self._pid != os.getpid():
+            self._leave_parent()  # forked by something that skipped the at-fork hooks
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this BlockingStore is closed")
+            if self._runner is None:
+                if self._inherited:
+                    raise StoreError(
+                        "this process was forked after its BlockingStore had used the store it was given; "
+                        "that store's connections belong to the parent process. Give BlockingStore a factory "
+                        "(or the integration a store URL) so that each process builds its own store"
+                    )
+                runner = _Runner()
+                try:
+                    source = self._source if self._carried is None else self._carried
+                    runner.store = runner.run(_build(source), self.timeout, "the store factory")
+                except BaseException:
+                    runner.stop(self.timeout)
+                    raise
+                self._runner = runner
+            return self._runner
+
+    def _before_fork(self) -> None:
+        """Make this process safe to fork: no thread of the store may be inside a library
+        (SQLite, say) whose locks the child would inherit held. A store built by the
+        factory is closed (this process builds it again on its next call); a store given
+        ready-made cannot be rebuilt, so its loop is only paused until the fork is done.
+        The lock is held across the fork so that no call starts a store meanwhile. Python
+        runs "before" hooks in the reverse order of registration: ``concurrent.futures``
+        (whose hook takes the lock every executor ``submit`` needs) is imported before this
+        module registers, so that closing a store here can still use executors.
+        """
+        self._held_for_fork = self._lock.acquire(timeout=-1 if self.timeout is None else self.timeout)
+        self._paused = None
+        runner = self._runner
+        if runner is None or runner.pid != os.getpid() or threading.current_thread() is runner.thread:
+            return
+        if isinstance(self._source, Store) or isinstance(runner.store, MemoryStore):
+            if runner.pause(self.timeout):
+                self._paused = runner
+            return
+        self._runner = None
         try:
-            return future.result(self.timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            name = type(getattr(self, "store", None)).__name__
-            raise StoreUnavailableError(f"{name} did not answer within {self.timeout} s") from None
+            if runner.store is not None:
+                runner.run(runner.store.close(), self.timeout, self._name(runner))
+        except Exception:
+            logger.warning("closing the session store before a fork failed", exc_info=True)
+        finally:
+            runner.stop(self.timeout)
+
+    def _after_fork_in_parent(self) -> None:
+        paused, self._paused = self._paused, None
+        if paused is not None:
+            paused.resume()
+        if self._held_for_fork:
+            self._held_for_fork = False
+            self._lock.release()
+
+    def _leave_parent(self) -> None:
+        """In a forked child: forget the parent's runner (kept, untouched) and lock."""
+        self._pid = os.getpid()
+        self._lock = threading.Lock()  # held across the fork, or by another thread of the parent
+        self._paused = None
+        self._held_for_fork = False
+        runner, self._runner = self._runner, None
+        if runner is None:
+            return
+        _INHERITED.append(runner)
+        if isinstance(runner.store, MemoryStore):
+            self._carried = runner.store  # no thread, no connection: the child's copy is its own
+        else:
+            self._inherited = isinstance(self._source, Store)
+
+    @staticmethod
+    def _name(runner: _Runner) -> str:
+        return type(runner.store).__name__
 
 
 async def _build(store: Store | StoreFactory) -> Store:

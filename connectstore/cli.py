@@ -34,6 +34,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     check.add_argument("--clear", action="store_true", help="allow deleting sessions already in the store")
     check.add_argument("--time-scale", type=float, default=1.0, help="multiply every wait (slow stores)")
     check.add_argument("--examples", type=int, help="Hypothesis examples for the model-based check")
+    check.add_argument(
+        "--probe-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long the first read may take before the store counts as unreachable (default 30)",
+    )
     check.add_argument("-v", "--verbose", action="store_true", help="show pytest's own output too")
     commands.add_parser("schemes", help="list the installed store URL schemes")
     args = parser.parse_args(argv)
@@ -60,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             time_scale=args.time_scale,
             examples=args.examples,
             verbose=args.verbose,
+            probe_timeout=args.probe_timeout,
         )
 
 

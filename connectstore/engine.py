@@ -25,12 +25,12 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from connectstore.cookie import Cookie
 from connectstore.cookies import parse_cookie_header
-from connectstore.errors import SessionDecodeError
-from connectstore.serializer import SessionData
+from connectstore.errors import SessionDecodeError, SessionTooLargeError
+from connectstore.serializer import JSONSerializer, SessionData
 from connectstore.session import Session, SessionNotFoundError, session_hash
 from connectstore.signing import Secrets, generate_sid, sign_cookie, unsign_cookie
 from connectstore.store import Store, supports
@@ -44,6 +44,7 @@ T = TypeVar("T")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _UNSAFE_SID = re.compile(r"[\x00-\x1f\x7f]")
 MAX_SID_LENGTH = 1024
+_JSON = JSONSerializer()
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,15 @@ class SessionEngine:
     * ``on_store_error`` (``"raise"``): a store error while loading propagates (the
       framework answers 500, as express does); ``"continue"`` serves the request without
       a session instead (the handler sees ``None``) and logs the error.
+    * ``max_session_bytes`` (``None``: no limit, as in express-session): the largest stored
+      form of a session, in bytes of its JSON (UTF-8, what ``JSON.stringify`` writes). A
+      larger session is refused with :class:`SessionTooLargeError` before anything is
+      written, by ``session.save()`` and at the end of the request alike (where the
+      integration answers as for any store error: 500); the store keeps what it had.
+
+    ``secret`` must not be empty: ``""``, ``b""``, an empty list or a list holding an empty
+    secret raise :class:`ValueError` (a cookie signed with an empty key can be forged by
+    anyone); a secret that is not str or bytes raises :class:`TypeError`.
 
     A stored session that cannot be decoded (corrupt data, no cookie) is logged and
     replaced by a new session rather than failing every request of that user.
@@ -135,12 +145,11 @@ class SessionEngine:
         trust_proxy: bool = False,
         store_timeout: float | None = 10.0,
         on_store_error: Literal["raise", "continue"] = "raise",
+        max_session_bytes: int | None = None,
     ) -> None:
         if not isinstance(store, Store):
             raise TypeError(f"store must be a connectstore.Store, not {type(store).__name__}")
-        secrets = [secret] if isinstance(secret, (str, bytes)) else list(secret)
-        if not secrets or any(not isinstance(s, (str, bytes)) for s in secrets):
-            raise ValueError("secret is required: a string, bytes, or a non-empty list of them")
+        secrets = check_secrets(secret)
         if not _TOKEN.fullmatch(name):
             raise ValueError(f"invalid cookie name {name!r}")
         if unset not in ("keep", "destroy"):
@@ -159,6 +168,7 @@ class SessionEngine:
         self.trust_proxy = trust_proxy
         self.store_timeout = store_timeout
         self.on_store_error = on_store_error
+        self.max_session_bytes = check_session_bytes(max_session_bytes)
         self.store_touches = supports(store, "touch")
         if not callable(self.cookie):
             _cookie_options(self.cookie)  # validate once, early
@@ -302,7 +312,10 @@ class RequestSessions:
         headers: list[str] = []
         if self._should_set_cookie(session):
             if session.cookie.secure and not engine.is_secure(self.info):
-                logger.debug("not sending the secure session cookie over an insecure request")
+                logger.warning(
+                    "not sending the Secure session cookie over plain HTTP (the session will not "
+                    "come back): serve HTTPS, use secure='auto', or trust_proxy=True behind a TLS proxy"
+                )
             else:
                 self._touch_once(session)
                 value = sign_cookie(session.id, engine.secrets[0])
@@ -317,9 +330,17 @@ class RequestSessions:
     # --- what Session's methods do -------------------------------------------------------
 
     async def save(self, session: Session) -> None:
-        """Store ``session`` now and remember its data as saved."""
+        """Store ``session`` now and remember its data as saved; a session larger than
+        ``max_session_bytes`` raises :class:`SessionTooLargeError` and nothing is written.
+        """
+        stored = session.to_store()
+        limit = self.engine.max_session_bytes
+        if limit is not None:
+            size = len(_JSON.dumps(stored).encode("utf-8"))
+            if size > limit:
+                raise SessionTooLargeError(size, limit)
         self.saved_hash = session_hash(session.data)
-        await self._call(self.engine.store.set(session.id, session.to_store()))
+        await self._call(self.engine.store.set(session.id, stored))
 
     async def reload(self, session: Session) -> None:
         """Replace ``session``'s data and cookie with what the store holds."""
@@ -416,6 +437,40 @@ def _split(sid: str, stored: SessionData) -> tuple[Cookie, dict[str, Any]]:
     except ValueError as exc:
         raise SessionDecodeError(f"the stored cookie is invalid: {exc}", sid=sid) from exc
     return cookie, {k: v for k, v in stored.items() if k != "cookie"}
+
+
+def check_secrets(secret: Secrets) -> list[str | bytes]:
+    """The secrets as a list, checked: each a non-empty str or bytes, at least one
+    (:class:`ValueError` for an empty one, :class:`TypeError` for another type).
+    """
+    if isinstance(secret, (str, bytes)):
+        secrets: list[str | bytes] = [secret]
+    elif isinstance(secret, Sequence):
+        secrets = list(cast("Sequence[str | bytes]", secret))
+    else:
+        raise TypeError(f"secret must be str, bytes or a list of them, not {type(secret).__name__}")
+    if not secrets:
+        raise ValueError("secret is required: a string, bytes, or a non-empty list of them")
+    for index, value in enumerate(secrets):
+        if not isinstance(value, (str, bytes)):
+            raise TypeError(f"secret must be str or bytes (or a list of them), not {type(value).__name__}")
+        if not value:
+            where = "secret" if isinstance(secret, (str, bytes)) else f"secret[{index}]"
+            raise ValueError(
+                f"{where} is empty: a cookie signed with an empty secret can be forged by anyone"
+            )
+    return secrets
+
+
+def check_session_bytes(value: int | None) -> int | None:
+    """``max_session_bytes`` checked: None or a positive int."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"max_session_bytes must be an int or None, not {type(value).__name__}")
+    if value <= 0:
+        raise ValueError(f"max_session_bytes must be positive, not {value}")
+    return value
 
 
 def _cookie_options(value: CookieOptions | Mapping[str, Any]) -> CookieOptions:

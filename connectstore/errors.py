@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "SerializationError",
     "SessionDecodeError",
+    "SessionTooLargeError",
     "StoreError",
     "StoreURLError",
     "StoreUnavailableError",
@@ -53,6 +54,19 @@ class SerializationError(StoreError, ValueError):
     def __init__(self, message: str, *, path: str = "$") -> None:
         self.path = path
         super().__init__(f"{path}: {message}")
+
+
+class SessionTooLargeError(StoreError, ValueError):
+    """A session's stored form is larger than the engine's ``max_session_bytes``.
+
+    Raised before anything is written: the store keeps what it had. ``size`` is the
+    session's stored form in bytes (its JSON, UTF-8), ``limit`` the bound it exceeds.
+    """
+
+    def __init__(self, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(f"the session is {size} bytes when stored, over max_session_bytes={limit}")
 
 
 class UnsupportedOperationError(StoreError, NotImplementedError):

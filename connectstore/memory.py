@@ -8,6 +8,7 @@ For tests and single-process development, not for production.
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Callable
 
 from connectstore.cookie import now_ms, session_expires
@@ -34,6 +35,10 @@ class MemoryStore(Store):
         serializer: Serializer | None = None,
         clock: Callable[[], int] = now_ms,
     ) -> None:
+        if ttl is not None and (
+            isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not 0 < ttl < math.inf
+        ):
+            raise ValueError(f"ttl must be a positive number of seconds or None, not {ttl!r}")
         self.ttl = ttl
         self.serializer: Serializer = serializer or JSONSerializer()
         self._clock = clock

@@ -14,6 +14,7 @@ from collections.abc import Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from connectstore.cookie import Cookie
+from connectstore.errors import StoreError
 from connectstore.serializer import SessionData
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["Session", "SessionNotFoundError", "session_hash"]
 
 
-class SessionNotFoundError(LookupError):
+class SessionNotFoundError(StoreError, LookupError):
     """``reload()`` found no session under the id any more (express's "failed to load session")."""
 
 

@@ -53,8 +53,10 @@ class Store(abc.ABC):
     async def get(self, sid: str) -> SessionData | None:
         """The session stored under ``sid``, or None when it is missing **or expired**.
 
-        Never an error for those two cases. The returned dict is the caller's own:
-        mutating it does not change what is stored.
+        Never an error for those two cases. A session is expired once the backend's
+        expiry (TTL, column) has passed *or* its own ``cookie.expires`` is in the past,
+        whatever the backend says; listings and ``length`` leave such sessions out too.
+        The returned dict is the caller's own: mutating it does not change what is stored.
         """
 
     @abc.abstractmethod

@@ -103,3 +103,21 @@ async def test_cookie_objects_are_accepted() -> None:
     got = await store.get("a")
     assert got is not None
     assert got["cookie"]["originalMaxAge"] == 60000
+
+
+async def test_the_cookie_expiry_wins_over_ttl() -> None:
+    """The rule of every store: a session whose own ``cookie.expires`` is past is expired,
+    whatever else (here a day of ``ttl``) would keep it.
+    """
+    clock = Clock()
+    store = MemoryStore(ttl=86400, clock=clock)
+    await store.set("short", session(T0 + 1000, n=1))
+    await store.set("open", session(None, n=2))
+    clock.now = T0 + 1000
+    assert await store.get("short") is None
+    assert await store.length() == 1
+    assert list(await store.all()) == ["open"]
+    assert [sid async for sid in store.ids()] == ["open"]
+    await store.touch("open", session(T0 + 500, n=2))  # touching with a past expiry expires it
+    assert await store.get("open") is None
+    assert await store.length() == 0

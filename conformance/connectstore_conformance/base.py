@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, ClassVar
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, TypeVar
 
 import pytest
+import pytest_asyncio
 
 from connectstore import Store, supports
+from connectstore_conformance import reachability
 from connectstore_conformance.plugin import CAPABILITY_MARKER
+from connectstore_conformance.probe import PROBE_TIMEOUT, probe_store
+from connectstore_conformance.sessions import make_session
 
 NOT_SUPPORTED = "not supported"
+#: Seconds added after a session's expiry (and slack) before checking that it is gone.
+EXPIRY_MARGIN = 0.15
+
+T = TypeVar("T")
 
 
 def requires(capability: str) -> pytest.MarkDecorator:
@@ -32,6 +41,9 @@ class ConformanceBase:
     * ``expiry_slack``: seconds the store may keep an expired session visible (a store
       that rounds lifetimes up to whole seconds needs 1.0).
     * ``time_scale``: multiplies every wait, for slow stores.
+    * ``short_expiry``: the lifetime (seconds) of the sessions the expiry checks wait out;
+      ``short_lived_attempts``: how often such a check doubles it when the machine was too
+      slow to act on the session while it was surely alive.
     * ``model_examples`` / ``model_steps``: the Hypothesis budget of the model-based check.
     """
 
@@ -43,9 +55,38 @@ class ConformanceBase:
     model_steps: ClassVar[int] = 30
     #: How long a "short-lived" session lives in the expiry checks, in seconds.
     short_expiry: ClassVar[float] = 1.0
+    #: How many times an expiry check doubles the lifetime when the machine was too slow.
+    short_lived_attempts: ClassVar[int] = 5
 
     @pytest.fixture(autouse=True)
-    def _check_capability(self, request: pytest.FixtureRequest) -> None:
+    def _skip_when_store_unreachable(self, request: pytest.FixtureRequest) -> None:
+        """After one check of this class found the store not there, skip the others
+        (before their ``store`` fixture runs) instead of failing each the same way.
+
+        (The other autouse fixtures request this one, so it runs before the store exists.)
+        """
+        why = reachability.unreachable_reason(type(self))
+        if why is not None:
+            pytest.skip(f"the store could not be reached: {why}")
+
+    @pytest_asyncio.fixture(autouse=True)
+    async def _probe_store_once(self, _skip_when_store_unreachable: None, store: Store) -> None:
+        """The first check of this class reads from the store once: when the backend is not
+        there, that check fails saying so and the class's other checks are skipped.
+        """
+        cls = type(self)
+        if reachability.known(cls):
+            return
+        cause = await probe_store(store, PROBE_TIMEOUT * max(self.time_scale, 1.0))
+        if cause is None:
+            reachability.mark_reachable(cls)
+            return
+        why = f"{type(store).__name__} cannot reach its backend: {cause}"
+        reachability.mark_unreachable(cls, why)
+        pytest.fail(f"{why} (the other checks of {cls.__name__} are skipped)", pytrace=False)
+
+    @pytest.fixture(autouse=True)
+    def _check_capability(self, request: pytest.FixtureRequest, _skip_when_store_unreachable: None) -> None:
         marker = request.node.get_closest_marker(CAPABILITY_MARKER)
         if marker is None:
             return
@@ -66,14 +107,39 @@ class ConformanceBase:
             pytest.skip(f"{NOT_SUPPORTED}: no other_store fixture (namespaces)")
         return store
 
-    async def wait_past_expiry(self, started: float) -> None:
-        """Sleep until a session made at ``started`` with ``short_expiry`` has surely expired."""
-        deadline = started + (self.short_expiry + self.expiry_slack) * self.time_scale + 0.15
-        await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+    async def while_short_lived(
+        self, store: Store, sid: str, during: Callable[[], Awaitable[T]], **data: Any
+    ) -> tuple[T, float]:
+        """Store ``sid`` as a short-lived session holding ``data`` and run ``during()`` while it
+        is surely alive; return what ``during()`` returned and the monotonic time after which
+        the session has surely expired (its expiry plus ``expiry_slack``, scaled).
 
-    def short_lived(self) -> float:
-        """Lifetime in seconds to give a session that a check then waits out."""
-        return self.short_expiry * self.time_scale
+        The session lives ``short_expiry * time_scale`` seconds. When the ``set`` and
+        ``during()`` together take longer than that (a slow, loaded machine), the session
+        may have expired before ``during()`` finished, so its result would prove nothing: the
+        attempt is destroyed and made again with twice the lifetime, up to
+        ``short_lived_attempts`` times.
+        """
+        lifetime = self.short_expiry * self.time_scale
+        for _ in range(self.short_lived_attempts):
+            began = time.monotonic()
+            session = make_session(expires_in=lifetime, **data)
+            made = time.monotonic()
+            await store.set(sid, session)
+            result = await during()
+            if time.monotonic() < began + lifetime:
+                expired_by = made + lifetime + self.expiry_slack * self.time_scale + EXPIRY_MARGIN
+                return result, expired_by
+            await store.destroy(sid)
+            lifetime *= 2
+        pytest.fail(
+            f"storing a session and acting on it took longer than its {lifetime / 2:g} s lifetime "
+            f"{self.short_lived_attempts} times: the machine is too slow for this check (raise time_scale)"
+        )
+
+    async def wait_until(self, moment: float) -> None:
+        """Sleep until the monotonic time ``moment`` (returned by :meth:`while_short_lived`)."""
+        await asyncio.sleep(max(0.0, moment - time.monotonic()))
 
 
 def same_json(left: Any, right: Any) -> bool:

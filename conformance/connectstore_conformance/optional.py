@@ -4,13 +4,15 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from connectstore import Store
 from connectstore_conformance.base import ConformanceBase, requires
 from connectstore_conformance.sessions import make_session, without_cookie
+
+
+async def nothing() -> None:
+    """Nothing to do while a short-lived session is alive."""
 
 
 class TouchChecks(ConformanceBase):
@@ -19,10 +21,12 @@ class TouchChecks(ConformanceBase):
     @requires("touch")
     async def test_touch_extends_life_past_original_expiry(self, store: Store) -> None:
         """touch() with a later cookie expiry keeps the session alive past its original expiry."""
-        started = time.monotonic()
-        await store.set("sid", make_session(expires_in=self.short_lived(), views=1))
-        await store.touch("sid", make_session(expires_in=3600, views=1))
-        await self.wait_past_expiry(started)
+
+        async def during() -> None:
+            await store.touch("sid", make_session(expires_in=3600, views=1))
+
+        _, expired_by = await self.while_short_lived(store, "sid", during, views=1)
+        await self.wait_until(expired_by)
         got = await store.get("sid")
         assert got is not None, "the touched session expired at its original expiry"
         assert without_cookie(got) == {"views": 1}
@@ -43,9 +47,8 @@ class TouchChecks(ConformanceBase):
     @requires("touch")
     async def test_touch_expired_session_does_not_resurrect(self, store: Store) -> None:
         """touch() after a session expired does not bring it back."""
-        started = time.monotonic()
-        await store.set("sid", make_session(expires_in=self.short_lived(), views=1))
-        await self.wait_past_expiry(started)
+        _, expired_by = await self.while_short_lived(store, "sid", nothing, views=1)
+        await self.wait_until(expired_by)
         await store.touch("sid", make_session(expires_in=3600, views=1))
         assert await store.get("sid") is None
 
@@ -109,10 +112,12 @@ class ListingChecks(ConformanceBase):
         listings = [name for name in ("all", "length", "ids", "items") if name in store.capabilities]
         if not listings:
             pytest.skip("not supported: the store declares none of all, length, ids, items")
-        started = time.monotonic()
-        await store.set("short", make_session(expires_in=self.short_lived()))
-        await store.set("live", make_session(a=1))
-        await self.wait_past_expiry(started)
+
+        async def during() -> None:
+            await store.set("live", make_session(a=1))
+
+        _, expired_by = await self.while_short_lived(store, "short", during)
+        await self.wait_until(expired_by)
         # length first: a store that purges expired entries while listing must not hide a
         # length() that counts them.
         if "length" in listings:

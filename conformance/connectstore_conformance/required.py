@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import copy
-import time
 from datetime import datetime
 
 import pytest
 
-from connectstore import SerializationError, Store, format_expires, now_ms
+from connectstore import SerializationError, SessionData, Store, format_expires, now_ms
 from connectstore_conformance.base import ConformanceBase, same_json
 from connectstore_conformance.sessions import EVERY_JSON_TYPE, make_session, without_cookie
 
@@ -163,10 +162,13 @@ class RequiredMethodChecks(ConformanceBase):
 
     async def test_get_after_expiry_returns_none(self, store: Store) -> None:
         """A session whose cookie expiry has passed reads as None (not an error, not stale data)."""
-        started = time.monotonic()
-        await store.set("short", make_session(expires_in=self.short_lived(), a=1))
-        await store.set("long", make_session(a=2))
-        assert await store.get("short") is not None
-        await self.wait_past_expiry(started)
+
+        async def during() -> SessionData | None:
+            await store.set("long", make_session(a=2))
+            return await store.get("short")
+
+        seen, expired_by = await self.while_short_lived(store, "short", during, a=1)
+        assert seen is not None, "a short-lived session was not there before its expiry"
+        await self.wait_until(expired_by)
         assert await store.get("short") is None
         assert without_cookie(await store.get("long")) == {"a": 2}

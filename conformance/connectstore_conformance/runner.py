@@ -7,6 +7,7 @@ messages show the compared values); :mod:`.collector` hands the outcomes back as
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from connectstore_conformance.collector import RESULTS_ENV
+from connectstore_conformance.probe import PROBE_TIMEOUT, probe_store, unreachable_cause
+from connectstore_conformance.redaction import redact_target, scrub
 from connectstore_conformance.target import CLEAR_ENV, TARGET_ENV, open_target
 
 LABELS = {"passed": "PASS", "failed": "FAIL", "not supported": "N/S ", "skipped": "SKIP"}
@@ -31,14 +34,17 @@ def run_check(
     time_scale: float = 1.0,
     examples: int | None = None,
     verbose: bool = False,
+    probe_timeout: float = PROBE_TIMEOUT,
     out: TextIO = sys.stdout,
 ) -> int:
     """Run the whole suite against ``target``; print the report; return the exit status
-    (0 all passed, 1 a clause failed, 2 the suite could not run).
+    (0 all passed, 1 a clause failed, 2 the suite could not run: a bad target, or a store
+    that cannot be opened, or not read within ``probe_timeout`` seconds, reported in one
+    line with credentials masked).
     """
-    problem = asyncio.run(_probe(target))
+    problem = asyncio.run(_probe(target, probe_timeout))
     if problem:
-        print(f"connectstore check: cannot open {target}: {problem}", file=out)
+        print(f"connectstore check: {scrub(problem, target)}", file=out)
         return 2
     with tempfile.TemporaryDirectory(prefix="connectstore-check-") as workdir:
         ini = Path(workdir, "pytest.ini")
@@ -73,15 +79,15 @@ def run_check(
             command, env=env, stdout=None if verbose else subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
         if not results_file.exists():
-            print(f"connectstore check: the suite did not run against {target}", file=out)
+            print(f"connectstore check: the suite did not run against {redact_target(target)}", file=out)
             if child.stdout:
-                print(child.stdout, file=out)
+                print(scrub(child.stdout, target), file=out)
             return 2
-        outcome = json.loads(results_file.read_text())
-    report(target, outcome, out)
+        outcome = json.loads(scrub(results_file.read_text(), target))
+    report(redact_target(target), outcome, out)
     if json_path:
         Path(json_path).write_text(
-            json.dumps({"target": target, **_counts(outcome), **outcome}, indent=2) + "\n"
+            json.dumps({"target": redact_target(target), **_counts(outcome), **outcome}, indent=2) + "\n"
         )
     if outcome["errors"] or not outcome["results"]:
         return 2
@@ -110,14 +116,30 @@ def report(target: str, outcome: dict[str, Any], out: TextIO) -> None:
     print(f"\n{line}", file=out)
 
 
-async def _probe(target: str) -> str | None:
-    """Open and close the target once, so a bad target is one clear error, not 45 failures."""
+async def _probe(target: str, timeout: float) -> str | None:
+    """Open the target and read from it once, so a bad target or a store that is not there
+    is one clear line, not 45 failures; the line, or None when the suite can run.
+    """
+    where = redact_target(target)
     try:
         store = await open_target(target)
     except Exception as exc:
-        return str(exc) or type(exc).__name__
-    await store.close()
+        return f"cannot open {where}: {unreachable_cause(exc)}"
+    try:
+        cause = await probe_store(store, timeout)
+    except Exception:
+        return None  # the store answered, wrongly: the clauses will say how
+    finally:
+        await _close_quietly(store, timeout)
+    if cause is not None:
+        return f"cannot reach the {type(store).__name__} at {where}: {cause}"
     return None
+
+
+async def _close_quietly(store: Any, timeout: float) -> None:
+    """Close a store that may be unreachable, without letting that hide the probe's answer."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(store.close(), timeout)
 
 
 def _counts(outcome: dict[str, Any]) -> dict[str, int]:

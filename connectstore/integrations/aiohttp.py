@@ -57,9 +57,11 @@ def session_middleware(
 
     Takes a store and the options of :class:`~connectstore.SessionEngine` (``secret``,
     ``name``, ``resave``, ``save_uninitialized``, ``rolling``, ``unset``, ``genid``,
-    ``cookie``, ``trust_proxy``, ``store_timeout``, ``on_store_error``), or a ready engine
-    as ``engine=``. HTTPS is ``request.secure``, or ``X-Forwarded-Proto: https`` when
-    ``trust_proxy=True``; ``genid`` and a callable ``cookie`` receive the ``web.Request``.
+    ``cookie``, ``trust_proxy``, ``store_timeout``, ``on_store_error``,
+    ``max_session_bytes``), or a ready engine as ``engine=``. HTTPS is ``request.secure``,
+    or ``X-Forwarded-Proto: https`` when ``trust_proxy=True``; ``genid`` and a callable
+    ``cookie`` receive the ``web.Request``. An empty ``secret`` raises :class:`ValueError`
+    here, when the middleware is made.
     """
     if engine is None:
         if store is None:

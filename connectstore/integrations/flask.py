@@ -38,7 +38,7 @@ from flask.sessions import SessionInterface, SessionMixin
 
 from connectstore.blocking import BlockingStore
 from connectstore.cookie import Cookie
-from connectstore.engine import RequestInfo, RequestSessions, SessionEngine
+from connectstore.engine import RequestInfo, RequestSessions, SessionEngine, check_secrets
 from connectstore.session import Session
 from connectstore.signing import Secrets
 from connectstore.store import Store
@@ -207,12 +207,16 @@ class ConnectSessionInterface(SessionInterface):
     (``"redis://..."``, see :func:`~connectstore.open_store`) or a factory returning a
     store (sync or async; called on the bridge's loop, the right choice for clients that
     bind to a loop). A bridge given here is the caller's to close; one made here is closed
-    by :meth:`close`. ``secret`` defaults to Flask's ``SECRET_KEY`` followed by
-    ``SECRET_KEY_FALLBACKS`` (the first signs, any verifies). ``bridge_timeout`` bounds
+    by :meth:`close`. Behind a pre-fork server (``gunicorn --preload``) give a URL or a
+    factory: each worker then builds its own store (and engine) on its first request.
+    ``secret`` defaults to Flask's ``SECRET_KEY`` followed by ``SECRET_KEY_FALLBACKS``
+    (the first signs, any verifies); an empty one raises :class:`ValueError` (an explicit
+    ``secret`` at once, the settings on the first request). ``bridge_timeout`` bounds
     each blocking call (seconds). Every other keyword is a
     :class:`~connectstore.SessionEngine` option (``name``, ``resave``,
     ``save_uninitialized``, ``rolling``, ``unset``, ``genid``, ``cookie``,
-    ``trust_proxy``, ``store_timeout``, ``on_store_error``); Flask's ``SESSION_COOKIE_*``
+    ``trust_proxy``, ``store_timeout``, ``on_store_error``, ``max_session_bytes``);
+    Flask's ``SESSION_COOKIE_*``
     settings are not used: the cookie comes from ``cookie=``. ``genid`` and a callable
     ``cookie`` receive the :class:`flask.Request`.
     """
@@ -232,21 +236,26 @@ class ConnectSessionInterface(SessionInterface):
         else:
             source = _from_url(store) if isinstance(store, str) else store
             self.bridge, self._owns_bridge = BlockingStore(source, timeout=bridge_timeout), True
+        if secret is not None:
+            check_secrets(secret)  # refuse an empty secret now, not on the first request
         self._secret = secret
         self._options = options
         self._engine: SessionEngine | None = None
         self._lock = threading.Lock()
 
     def engine(self, app: Flask) -> SessionEngine:
-        """The session engine, made on first use from the options and the app's secret."""
+        """The session engine, made on first use from the options and the app's secret (and
+        made again for the new store in a process forked after first use).
+        """
+        store = self.bridge.store
         with self._lock:
-            if self._engine is None:
+            if self._engine is None or self._engine.store is not store:
                 secret = self._secret
                 if secret is None:
                     if not app.secret_key:
                         raise RuntimeError("ConnectSession needs a secret: set SECRET_KEY or pass secret=")
                     secret = [app.secret_key, *(app.config.get("SECRET_KEY_FALLBACKS") or ())]
-                self._engine = SessionEngine(self.bridge.store, secret=secret, **self._options)
+                self._engine = SessionEngine(store, secret=secret, **self._options)
             return self._engine
 
     def open_session(self, app: Flask, request: Request) -> FlaskSession:

@@ -4,6 +4,9 @@ settings. Run it with any store URL::
 
     SESSION_SECRET=change-me SESSION_STORE_URL=sqlite:///sessions.db uvicorn examples.fastapi_app.app:app
 
+(``SESSION_TRUST_PROXY=1`` behind a TLS-terminating proxy.) The cookie is ``Secure`` on
+HTTPS and plain on HTTP (``secure="auto"``), so the app works over both.
+
 The session's contents are typed with a ``TypedDict`` (:class:`AppSession`): the session
 itself is a ``MutableMapping[str, Any]``, and :func:`typed` gives the same object under the
 application's type, so the type checker knows ``session["cart"]`` is a list of items.
@@ -84,15 +87,21 @@ def flash(session: Session, kind: str, message: str) -> None:
     typed(session).setdefault("flash", []).append({"type": kind, "message": message})
 
 
-def create_app(store: Store, secret: str | list[str]) -> FastAPI:
-    """The example application on ``store``, with express-session's recommended settings."""
+def create_app(store: Store, secret: str | list[str], *, trust_proxy: bool = False) -> FastAPI:
+    """The example application on ``store``, with express-session's recommended settings;
+    ``trust_proxy``: believe ``X-Forwarded-Proto`` (when served behind a TLS proxy).
+    """
     app = FastAPI()
     engine = SessionEngine(
         store,
         secret=secret,
         resave=False,  # never rewrite an unchanged session (no lost updates between requests)
         save_uninitialized=False,  # no session, no cookie, until there is something to keep
-        cookie=CookieOptions(max_age=3600, http_only=True, secure=True, same_site="strict"),
+        # secure="auto": the cookie is Secure on HTTPS (never sent back over plain HTTP) and
+        # plain on HTTP, so the app also works as run above; behind a TLS-terminating proxy
+        # pass trust_proxy=True so X-Forwarded-Proto: https counts as HTTPS.
+        cookie=CookieOptions(max_age=3600, http_only=True, secure="auto", same_site="strict"),
+        trust_proxy=trust_proxy,
     )
     app.add_middleware(SessionMiddleware, engine=engine)
 
@@ -140,7 +149,8 @@ def _app_from_environment() -> FastAPI:
     secret = os.environ.get("SESSION_SECRET")
     if not secret:
         raise RuntimeError("set SESSION_SECRET (and optionally SESSION_STORE_URL) to run the example app")
-    return create_app(open_store(os.environ.get("SESSION_STORE_URL", "memory://")), secret)
+    store = open_store(os.environ.get("SESSION_STORE_URL", "memory://"))
+    return create_app(store, secret, trust_proxy=os.environ.get("SESSION_TRUST_PROXY") == "1")
 
 
 def __getattr__(name: str) -> Any:

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.tools import free_port
+
 REPO = Path(__file__).resolve().parents[2]
-FAST = ["--time-scale", "0.3", "--examples", "5"]
+FAST = ["--examples", "5"]
 
 
 def check(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
@@ -116,3 +118,74 @@ def test_no_target_checks_the_embedded_sqlite_store_on_a_temp_file() -> None:
     assert first.startswith("connectstore check: SQLiteStore (sqlite:///")
     assert first.endswith("/connectstore-check.db)")
     assert result.stdout.splitlines()[-1] == "43 passed, 0 failed, 2 skipped"
+
+
+def assert_one_line_exit_2(result: subprocess.CompletedProcess[str], *expected: str) -> str:
+    """The command said in one line that the store is not there, and exited 2."""
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1, output
+    assert "FAIL" not in output, output
+    assert "passed" not in output, output
+    for part in expected:
+        assert part in lines[0], lines[0]
+    return lines[0]
+
+
+def test_a_redis_server_that_is_not_there_is_one_line_and_exit_2() -> None:
+    port = free_port()  # nothing listens there
+    line = assert_one_line_exit_2(check(f"redis://127.0.0.1:{port}/0", *FAST))
+    assert line.startswith(f"connectstore check: cannot reach the RedisStore at redis://127.0.0.1:{port}/0: ")
+    assert "StoreUnavailableError" in line
+
+
+def test_an_sqlite_file_that_cannot_be_opened_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    target = f"sqlite:///{tmp_path}/no/such/dir/x.db"
+    line = assert_one_line_exit_2(check(target, *FAST))
+    assert line.startswith(f"connectstore check: cannot reach the SQLiteStore at {target}: ")
+    assert "StoreUnavailableError" in line
+    assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:hunter2@127.0.0.1:{port}/0",
+        "redis://alice:hunter2@127.0.0.1:{port}/0?prefix=app:",
+        "redis://127.0.0.1:{port}/0?password=hunter2",
+        "surrealdb+ws://root:hunter2@127.0.0.1:{port}/rpc",
+        "surrealdb+ws://127.0.0.1:{port}/rpc?token=hunter2.jwt",
+        "surrealdb+ws://root:hunter2@127.0.0.1:{port}/rpc?ttl=-1",  # cannot even be opened
+    ],
+)
+def test_credentials_never_show_when_the_store_is_not_there(url: str) -> None:
+    result = check(url.format(port=free_port()), *FAST)
+    line = assert_one_line_exit_2(result, "***")
+    assert "hunter2" not in result.stdout + result.stderr
+    assert line.startswith(("connectstore check: cannot reach the ", "connectstore check: cannot open "))
+
+
+def test_a_store_that_hangs_is_reported_after_the_probe_bound(tmp_path: Path) -> None:
+    (tmp_path / "hanging.py").write_text(
+        "import asyncio\nfrom connectstore import MemoryStore\n\n"
+        "class Hanging(MemoryStore):\n"
+        "    async def get(self, sid):\n        await asyncio.Event().wait()\n\n"
+        "def make():\n    return Hanging()\n"
+    )
+    line = assert_one_line_exit_2(check("hanging:make", "--probe-timeout", "2", cwd=tmp_path))
+    assert "cannot reach the Hanging at hanging:make: StoreUnavailableError: " in line
+    assert "Hanging.get() did not answer within 2 s" in line
+
+
+def test_a_store_that_answers_wrongly_is_checked_not_refused(tmp_path: Path) -> None:
+    """Only "not there" stops the check: a store whose get() is broken gets its report."""
+    (tmp_path / "wrong.py").write_text(
+        "from connectstore import MemoryStore\n\n"
+        "class Wrong(MemoryStore):\n"
+        "    async def get(self, sid):\n        raise KeyError(sid)\n\n"
+        "def make():\n    return Wrong()\n"
+    )
+    result = check("wrong:make", *FAST, cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "  FAIL  get() of a sid that was never set returns None, not an error." in result.stdout

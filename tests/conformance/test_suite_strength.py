@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.tools import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 
 TEMPLATE = """
@@ -24,7 +26,6 @@ from tests.conformance import broken_stores
 
 
 class TestBroken(StoreConformance):
-    short_expiry = 0.3
     model_examples = 5
 
     @pytest_asyncio.fixture
@@ -106,8 +107,6 @@ from connectstore import MemoryStore
 from connectstore_conformance import StoreConformance
 
 class TestMemory(StoreConformance):
-    short_expiry = 0.3
-
     @pytest_asyncio.fixture
     async def store(self) -> AsyncIterator[MemoryStore]:
         yield MemoryStore()
@@ -125,8 +124,6 @@ from connectstore import MemoryStore
 from connectstore_conformance import StoreConformance
 
 class TestMemory(StoreConformance):
-    short_expiry = 0.3
-
     @pytest.fixture
     async def store(self):
         yield MemoryStore()
@@ -140,3 +137,66 @@ def test_failures_show_compared_values_thanks_to_assertion_rewriting(pytester: p
     failed, output = run_suite(pytester, "TouchRewritesData")
     assert "test_touch_never_changes_application_data" in failed
     assert "'views': 999" in output or "'views': 1" in output, output[-3000:]
+
+
+def test_a_slow_machine_does_not_fail_the_expiry_checks(pytester: pytest.Pytester) -> None:
+    """A store whose write stalls past the short lifetime (a loaded machine) passes the
+    expiry checks: they retry with a longer lifetime instead of blaming the store.
+    """
+    pytester.makepyfile(
+        test_slow="""
+from collections.abc import AsyncIterator
+import pytest_asyncio
+from connectstore import Store
+from connectstore_conformance import StoreConformance
+from tests.conformance.slow_stores import SlowFirstWrite
+
+class TestSlow(StoreConformance):
+    @pytest_asyncio.fixture
+    async def store(self) -> AsyncIterator[Store]:
+        yield SlowFirstWrite()
+"""
+    )
+    pytester.syspathinsert(REPO)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-k", "expir", "-o", "asyncio_mode=strict"
+    )
+    result.assert_outcomes(passed=9)
+
+
+UNREACHABLE = """
+from collections.abc import AsyncIterator
+import pytest_asyncio
+from connectstore import Store, StoreUnavailableError, open_store
+from connectstore_conformance import StoreConformance
+
+class TestUnreachable(StoreConformance):
+    @pytest_asyncio.fixture
+    async def store(self) -> AsyncIterator[Store]:
+        {body}
+"""
+
+
+@pytest.mark.parametrize(
+    ("where", "body"),
+    [
+        (
+            "the store's first read",
+            "async with open_store('redis://127.0.0.1:{port}/0') as store:\n            yield store",
+        ),
+        ("the store fixture", "raise StoreUnavailableError('no server at 127.0.0.1:{port}')\n        yield"),
+    ],
+)
+def test_a_store_that_is_not_there_is_reported_once_not_45_times(
+    pytester: pytest.Pytester, where: str, body: str
+) -> None:
+    """When the backend is not there (found by ``where``), the first check fails saying so
+    and the class's other checks are skipped, pointing at it.
+    """
+    port = free_port()
+    pytester.makepyfile(test_unreachable=UNREACHABLE.format(body=body.format(port=port)))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs")
+    result.assert_outcomes(errors=1, skipped=44)
+    output = result.stdout.str()
+    assert output.count(f"127.0.0.1:{port}") >= 2, output  # the error, and the skip reasons
+    assert output.count("the store could not be reached: ") == 44, output

@@ -75,6 +75,16 @@ async def reload(request: Request) -> Response:
     return JSONResponse({"data": dict(session)})
 
 
+async def grow(request: Request) -> Response:
+    """Store ``size`` characters under ``blob``; ``?save=1`` saves at once (``session.save()``)."""
+    session = _session(request)
+    assert session is not None
+    session["blob"] = "x" * int(request.query_params["size"])
+    if request.query_params.get("save"):
+        await session.save()
+    return JSONResponse({"id": session.id})
+
+
 def make_app(store: Store, **options: Any) -> Starlette:
     options.setdefault("secret", "keyboard cat")
     routes = [
@@ -86,6 +96,7 @@ def make_app(store: Store, **options: Any) -> Starlette:
         Route("/unset", unset),
         Route("/reload", reload),
         Route("/app/", show),
+        Route("/grow", grow),
     ]
     engine = SessionEngine(store, **options)
     return Starlette(routes=routes, middleware=[Middleware(SessionMiddleware, engine=engine)])

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 import pytest_asyncio
+from fastapi import FastAPI, Request
 
-from connectstore import MemoryStore, Store, unsign_cookie
+from connectstore import CookieOptions, MemoryStore, SessionEngine, Store, unsign_cookie
+from connectstore.asgi import SessionMiddleware
 from connectstore.signing import decode_uri_component
 from examples.fastapi_app.app import create_app
 from tests.integrations.stores import STORE_KINDS, open_test_store
@@ -93,8 +96,55 @@ async def test_wrong_password_is_refused_and_stores_nothing() -> None:
     assert await store.length() == 0
 
 
-async def test_secure_cookie_is_never_sent_over_plain_http() -> None:
-    async with client(MemoryStore(), https=False) as http:
-        reply = await http.post("/login", json={"username": "bob", "password": "builder"})
-        assert reply.status_code == 200
-        assert reply.headers.get("set-cookie") is None
+async def test_the_app_works_over_plain_http_as_documented() -> None:
+    """Run as the README says (uvicorn, plain HTTP), logging in keeps the user logged in:
+    the cookie is sent without ``Secure`` (``secure="auto"``) and comes back.
+    """
+    store = MemoryStore()
+    async with client(store, https=False) as http:
+        login = await http.post("/login", json={"username": "bob", "password": "builder"})
+        assert login.status_code == 200
+        header = login.headers["set-cookie"]
+        assert "Secure" not in header
+        assert header.endswith("; HttpOnly; SameSite=Strict")
+        assert (await http.get("/profile")).json() == {"user": "bob", "cart_items": 0}
+        stored = await store.get(sid_in(login) or "")
+        assert stored is not None
+        assert stored["cookie"]["secure"] is False  # what express-session stores for "auto" on HTTP
+
+
+async def test_behind_a_tls_proxy_the_cookie_is_secure_when_the_proxy_is_trusted() -> None:
+    store = MemoryStore()
+    app = create_app(store, "keyboard cat", trust_proxy=True)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        login = await http.post(
+            "/login",
+            json={"username": "bob", "password": "builder"},
+            headers={"x-forwarded-proto": "https"},
+        )
+        assert login.headers["set-cookie"].endswith("; HttpOnly; Secure; SameSite=Strict")
+
+
+async def test_a_secure_cookie_over_plain_http_is_a_visible_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """The README's old mistake (secure=True served over HTTP: login answers 200, the next
+    request is anonymous) is explained by a WARNING, not a DEBUG line nobody sees.
+    """
+    engine = SessionEngine(MemoryStore(), secret="s", cookie=CookieOptions(secure=True))
+    app = FastAPI()
+    app.add_middleware(SessionMiddleware, engine=engine)
+
+    @app.post("/login")
+    async def login(request: Request) -> dict[str, str]:
+        request.scope["session"]["user"] = "alice"
+        return {"ok": "yes"}
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        with caplog.at_level(logging.WARNING, logger="connectstore"):
+            reply = await http.post("/login")
+    assert reply.status_code == 200
+    assert reply.headers.get("set-cookie") is None
+    [record] = [r for r in caplog.records if r.name == "connectstore"]
+    assert record.levelno == logging.WARNING
+    assert "Secure session cookie over plain HTTP" in record.getMessage()
+    assert "secure='auto'" in record.getMessage()

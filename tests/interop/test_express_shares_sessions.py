@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import select
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -32,6 +33,10 @@ from tests.serving import served
 
 PACKAGES = ("express@4.21.2", "express-session@1.19.0", "connect-redis@9.0.0", "redis@6.3.1")
 SECRET = "keyboard cat"
+STARTUP_BOUND = 120.0
+"""Seconds Node may take to start Express and connect to Redis on a busy machine."""
+HTTP_TIMEOUT = 60.0
+"""Seconds one request may take (httpx's default, 5 s, is short for a loaded 2-core box)."""
 
 EXPRESS_APP = r"""
 const express = require('express');
@@ -107,15 +112,27 @@ def express_url(shared_redis: str, prefix: str) -> Iterator[str]:  # noqa: F811
         text=True,
     ) as process:
         try:
-            assert process.stdout is not None
-            line = process.stdout.readline()
-            if not line:
-                error = process.stderr.read() if process.stderr else ""
-                raise AssertionError(f"the Express app did not start: {error}")
+            line = first_line(process, within=STARTUP_BOUND)
             yield f"http://127.0.0.1:{json.loads(line)['port']}"
         finally:
             process.terminate()
-            process.wait(timeout=10)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+def first_line(process: subprocess.Popen[str], within: float) -> str:
+    """The first line the process prints, waiting at most ``within`` seconds for it."""
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], within)
+    line = process.stdout.readline() if ready else ""
+    if not line:
+        process.kill()
+        error = process.stderr.read() if process.stderr else ""
+        raise AssertionError(f"the Express app did not start within {within} s: {error}")
+    return line
 
 
 @pytest_asyncio.fixture
@@ -130,7 +147,7 @@ async def python_url(shared_redis: str, prefix: str) -> AsyncIterator[str]:  # n
 
 async def visit(base: str, cookie: str | None) -> tuple[dict[str, object], str | None]:
     """GET /visit with exactly this cookie; the JSON and the Set-Cookie header."""
-    async with httpx.AsyncClient(base_url=base) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=HTTP_TIMEOUT) as client:
         response = await client.get("/visit", headers={"cookie": cookie} if cookie else {})
     response.raise_for_status()
     return response.json(), response.headers.get("set-cookie")

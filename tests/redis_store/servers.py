@@ -80,6 +80,8 @@ class RedisServer:
             "",
             "--appendonly",
             "yes" if self.durable else "no",
+            "--appendfilename",  # the nodes of a cluster share one --dir
+            f"appendonly-{self.port}.aof",
             *(["--appendfsync", "always"] if self.durable else []),
             "--dir",
             str(self.directory),

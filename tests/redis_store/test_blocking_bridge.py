@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -40,5 +41,12 @@ def test_redis_down_behind_the_bridge_fails_fast_and_recovers(own_redis: RedisSe
         with pytest.raises(StoreUnavailableError):
             store.get("s")
         own_redis.start()
-        store.set("s", make_session(v=2))
+        deadline = time.monotonic() + 15  # the breaker lets a probe through every 0.25 s
+        while True:
+            try:
+                store.set("s", make_session(v=2))
+                break
+            except StoreUnavailableError:
+                assert time.monotonic() < deadline, "service did not resume after Redis came back"
+                time.sleep(0.05)
         assert (store.get("s") or {}).get("v") == 2

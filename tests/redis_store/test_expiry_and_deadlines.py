@@ -47,8 +47,20 @@ def test_untouched_key_reports_the_cookie_and_dies_with_it() -> None:
     assert live_session(at(NOW - 300), pttl=400, now=NOW) is None  # cookie past, key lingers
 
 
-def test_extended_key_reports_its_deadline() -> None:
-    got = live_session(at(NOW - 60_000), pttl=600_000, now=NOW)  # touched by EXPIRE
+def test_a_past_cookie_is_expired_whatever_the_ttl() -> None:
+    """The rule of every store: a key extended by EXPIRE (connect-redis's touch), written
+    with a ttl function or a foreign TTL, never revives a session whose cookie has passed.
+    """
+    assert live_session(at(NOW - 60_000), pttl=600_000, now=NOW) is None
+    assert live_session(at(NOW - 1), pttl=86_400_000, now=NOW) is None
+    assert live_session(at(NOW), pttl=5_000, now=NOW) is None
+    alive = live_session(at(NOW + 60_000), pttl=86_400_000, now=NOW)  # a ttl function's long TTL
+    assert alive is not None
+    assert alive["cookie"]["expires"] == format_expires(NOW + 60_000), "the cookie, not the TTL"
+
+
+def test_trust_key_ttl_reports_an_extended_key_with_its_deadline() -> None:
+    got = live_session(at(NOW - 60_000), pttl=600_000, now=NOW, trust_key_ttl=True)
     assert got is not None
     assert got["cookie"]["expires"] == format_expires(NOW + 600_000)
 
@@ -74,7 +86,7 @@ async def test_overdue_call_raises_and_leaves_the_task_usable() -> None:
     started = time.monotonic()
     with pytest.raises(StoreUnavailableError, match=r"within 0\.2 s"):
         await bounded(lambda: asyncio.sleep(30))
-    assert 0.2 <= time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 20, "the deadline, not the 30 s sleep, ended the call"
     if sys.version_info >= (3, 11):
         task = asyncio.current_task()
         assert task is not None
@@ -93,10 +105,10 @@ async def test_outside_cancellation_is_not_turned_into_an_error() -> None:
 
 
 async def test_many_concurrent_calls_each_get_their_own_deadline() -> None:
-    bounded = Bounded(timeout=0.2, limit=100)
+    bounded = Bounded(timeout=1.0, limit=100)  # a loaded machine may stall a loop for 0.2 s
 
     async def slow_or_fast(i: int) -> str:
-        return await bounded(lambda: asyncio.sleep(30 if i % 2 else 0.01, result="ok"))
+        return await bounded(lambda: asyncio.sleep(30 if i % 2 else 0, result="ok"))
 
     results = await asyncio.gather(*(slow_or_fast(i) for i in range(50)), return_exceptions=True)
     assert results[::2] == ["ok"] * 25

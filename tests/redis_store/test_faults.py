@@ -50,6 +50,20 @@ def every_call(store: RedisStore) -> dict[str, Callable[[], Awaitable[Any]]]:
     }
 
 
+async def until_served(call: Callable[[], Awaitable[Any]], bound: float = 15.0) -> None:
+    """Retry ``call`` until it succeeds: the circuit breaker lets a probe through every
+    ``retry_interval`` once Redis is back. Fails the test after ``bound`` seconds.
+    """
+    deadline = time.monotonic() + bound
+    while True:
+        try:
+            await call()
+            return
+        except StoreUnavailableError:
+            assert time.monotonic() < deadline, "service did not resume after Redis came back"
+            await asyncio.sleep(0.05)
+
+
 async def fails_fast(call: Callable[[], Awaitable[Any]]) -> StoreUnavailableError:
     started = time.monotonic()
     with pytest.raises(StoreUnavailableError) as error:
@@ -75,6 +89,7 @@ async def test_killed_redis_fails_fast_then_the_same_store_recovers(
         error = await fails_fast(call)
         assert "Redis" in str(error), name
     own_redis.start()  # same port, empty (no persistence)
+    await until_served(lambda: store.get("s1"))
     assert await store.get("s1") is None
     for call in every_call(store).values():
         await call()
@@ -99,6 +114,7 @@ async def test_redis_killed_in_the_middle_of_a_listing(store: RedisStore, own_re
     await fails_fast(rest)
     await listing.aclose()
     own_redis.start()
+    await until_served(store.all)
     assert await store.all() == {}
 
 
@@ -157,11 +173,6 @@ async def test_cluster_primary_killed_fails_fast_then_recovers() -> None:
             while not all("cluster_state:ok" in command(node.port, "CLUSTER", "INFO") for node in nodes):
                 assert time.monotonic() < deadline, "the cluster did not heal"
                 await asyncio.sleep(0.1)
-            for _ in range(50):  # the client may need a call or two to see the node again
-                try:
-                    await store.set("after", make_session(v=1))
-                    break
-                except StoreUnavailableError:
-                    await asyncio.sleep(0.1)
+            await until_served(lambda: store.set("after", make_session(v=1)))
             assert (await store.get("after") or {}).get("v") == 1
             assert await store.length() >= 1

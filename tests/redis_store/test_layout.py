@@ -1,13 +1,12 @@
 """What RedisStore writes and reads on a real Redis: connect-redis 9's layout, byte for byte.
 
 Key ``prefix + sid``; value the express-session JSON; ``SET ... EX ceil(seconds left)``,
-86400 s without an expiry, ``DEL`` for an expiry already past; ``touch`` is ``EXPIRE`` and
-leaves the value alone, while ``get`` reports the key's real deadline.
+86400 s without an expiry, ``DEL`` for an expiry already past; ``touch`` replaces only the
+stored cookie (compare-and-set) and sets the new TTL.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -110,22 +109,35 @@ async def test_ttl_function_decides_every_lifetime(shared_redis: str, raw: Redis
         await store.clear()
 
 
-async def test_touch_is_expire_only_and_get_reports_the_new_deadline(store: RedisStore, raw: Redis) -> None:
-    """touch() sends EXPIRE: the stored bytes stay as set() wrote them (so a concurrent set()
-    is never overwritten), and get() reports the expiry Redis will actually apply.
+async def test_touch_replaces_only_the_cookie_and_sets_the_new_ttl(store: RedisStore, raw: Redis) -> None:
+    """touch() writes the new cookie into the stored value (so the stored cookie stays true)
+    and the key's new TTL; the application data stays as set() wrote it.
     """
     await store.set("s", {"cookie": cookie(60_000), "views": 1})
     key = store.prefix + "s"
-    written = await raw.get(key)
     touched = {"cookie": cookie(600_000), "views": 999}
     await store.touch("s", touched)
-    assert await raw.get(key) == written
+    assert await raw.get(key) == store.serializer.dumps({"cookie": touched["cookie"], "views": 1}).encode()
     assert 598 <= await raw.ttl(key) <= 600
     got = await store.get("s")
-    assert got is not None
-    assert got["views"] == 1
-    wanted = expires_of(touched)
-    assert wanted <= expires_of(got) <= wanted + 1000 + 250
+    assert got == {"cookie": touched["cookie"], "views": 1}
+
+
+async def test_touch_never_overwrites_a_write_made_since_it_read(store: RedisStore, raw: Redis) -> None:
+    """The compare-and-set: when the value changed between touch's read and its write, the
+    other write wins (here simulated by changing the key while touch is the only writer).
+    """
+    await store.set("s", {"cookie": cookie(60_000), "views": 1})
+    key = store.prefix + "s"
+    value = await raw.get(key)
+    assert value is not None
+    newer = store.serializer.dumps({"cookie": cookie(60_000), "views": 2}).encode()
+    await raw.set(key, newer, ex=60)
+    binding = await store._loops.current()
+    written = await binding.topology.replace(key.encode(), value, b'{"cookie":{}}', 600)
+    assert written is False
+    assert await raw.get(key) == newer
+    assert await raw.ttl(key) <= 60
 
 
 async def test_touch_of_a_missing_sid_creates_nothing(store: RedisStore, raw: Redis) -> None:
@@ -133,19 +145,27 @@ async def test_touch_of_a_missing_sid_creates_nothing(store: RedisStore, raw: Re
     assert await raw.exists(store.prefix + "ghost") == 0
 
 
-async def test_get_reports_a_ttl_another_writer_extended(store: RedisStore, raw: Redis) -> None:
-    """connect-redis's touch (EXPIRE) leaves a stale cookie.expires behind, possibly already
-    past: get() still returns the live session, with the key's real deadline.
+async def test_a_key_another_writer_extended_keeps_a_past_cookie_expired(
+    store: RedisStore, raw: Redis, shared_redis: str
+) -> None:
+    """connect-redis's touch (EXPIRE) leaves a stale cookie.expires behind: once that has
+    passed, the session is expired here whatever the TTL (the rule of every store); with
+    trust_key_ttl=True it lives until the key's TTL ends, as connect-redis reads it.
     """
     key = store.prefix + "node-touched"
     stale = {"cookie": {**cookie(-30_000)}, "views": 3}
     await raw.set(key, store.serializer.dumps(stale).encode(), ex=120)
-    before = now_ms()
-    got = await store.get("node-touched")
-    assert got is not None
-    assert got["views"] == 3
-    assert before + 118_000 <= expires_of(got) <= now_ms() + 120_000
-    assert [sid async for sid, _ in store.items()] == ["node-touched"]
+    assert await store.get("node-touched") is None
+    assert await store.all() == {}
+    assert await store.length() == 0
+    async with RedisStore.from_url(shared_redis, prefix=store.prefix, trust_key_ttl=True) as trusting:
+        before = now_ms()
+        got = await trusting.get("node-touched")
+        assert got is not None
+        assert got["views"] == 3
+        assert before + 118_000 <= expires_of(got) <= now_ms() + 120_000
+        assert [sid async for sid, _ in trusting.items()] == ["node-touched"]
+        assert await trusting.length() == 1
 
 
 async def test_get_reports_a_ttl_another_writer_shortened(store: RedisStore, raw: Redis) -> None:
@@ -157,15 +177,18 @@ async def test_get_reports_a_ttl_another_writer_shortened(store: RedisStore, raw
 async def test_session_is_gone_at_its_cookie_expiry_while_the_key_lingers(
     store: RedisStore, raw: Redis
 ) -> None:
-    """EX rounds up, so a key outlives its cookie by < 1 s: get() and items() follow the cookie."""
+    """EX rounds up, so a key outlives its cookie by < 1 s: get(), the listings and length()
+    follow the cookie. (A key that outlives its cookie for longer is the same case; no
+    sub-second timing is needed to see it.)
+    """
     key = store.prefix + "rounded"
-    session = {"cookie": cookie(300), "v": 1}
-    await raw.set(key, store.serializer.dumps(session).encode(), ex=1)
-    assert await store.get("rounded") == session
-    await asyncio.sleep(0.45)
-    assert await raw.exists(key) == 1, "the key should still be there: this checks the cookie rule"
+    session = {"cookie": cookie(-300), "v": 1}
+    await raw.set(key, store.serializer.dumps(session).encode(), ex=60)
     assert await store.get("rounded") is None
     assert await store.all() == {}
+    assert [sid async for sid in store.ids()] == []
+    assert await store.length() == 0
+    assert await raw.exists(key) == 1, "the key is still there: get() followed the cookie"
 
 
 async def test_browser_session_cookie_keeps_a_null_expires(store: RedisStore) -> None:

@@ -2,7 +2,8 @@
 
 The npm packages are installed once into the npm cache folder (tests/node.py). Sessions
 written by either side are read by the other with equal data and the same TTL (+/- 1 s);
-touch on either side is seen by the other; length, all and clear agree across the two.
+touch on either side is seen by the other (connect-redis's touch, EXPIRE only, as far as
+the stored cookie allows, or fully with ``trust_key_ttl``); length, all and clear agree.
 """
 
 from __future__ import annotations
@@ -167,22 +168,28 @@ async def test_touch_on_either_side_is_seen_by_the_other(
         store.prefix,
         {"op": "set", "sid": "n", "cookie": {"maxAge": 60_000}, "data": {"v": 1}},
     )
-    await store.set("p", python_session(60_000, v=2))
+    written = python_session(60_000, v=2)
+    await store.set("p", written)
     # connect-redis touches the Python session to 10 minutes: EXPIRE only, stale value
     node(node_project, shared_redis, store.prefix, {"op": "touch", "sid": "p", "maxAge": 600_000})
     assert 598 <= await raw.ttl(store.prefix + "p") <= 600
     got = await store.get("p")
-    assert got is not None
-    assert got["v"] == 2
-    expires = parse_expires(got["cookie"]["expires"])
-    assert expires is not None
-    assert expires >= now_ms() + 595_000, "get() reports the touched expiry"
-    # Python touches the Node session to 10 minutes; connect-redis sees the new TTL
-    await store.touch("n", python_session(600_000, v=999))
+    assert got == written, "by default the stored cookie decides: alive, until its own expiry"
+    async with RedisStore.from_url(shared_redis, prefix=store.prefix, trust_key_ttl=True) as trusting:
+        trusted = await trusting.get("p")
+        assert trusted is not None
+        assert trusted["v"] == 2
+        expires = parse_expires(trusted["cookie"]["expires"])
+        assert expires is not None
+        assert expires >= now_ms() + 595_000, "trust_key_ttl: get() reports the touched expiry"
+    # Python touches the Node session to 10 minutes; connect-redis sees the new TTL and cookie
+    touched = python_session(600_000, v=999)
+    await store.touch("n", touched)
     got_n, ttl = node(
         node_project, shared_redis, store.prefix, {"op": "get", "sid": "n"}, {"op": "ttl", "sid": "n"}
     )
     assert got_n["v"] == 1
+    assert got_n["cookie"] == touched["cookie"]
     assert 598 <= ttl <= 600
 
 

@@ -47,8 +47,8 @@ class LoadProfile:
     def current(cls) -> LoadProfile:
         """The short CI form, or the long form with ``CONNECTSTORE_SOAK=long``."""
         if os.environ.get("CONNECTSTORE_SOAK") == "long":
-            return cls(clients=24, duration=60.0, max_ops=1_000_000, faults=5, fault_for=3.0)
-        return cls(clients=16, duration=6.0, max_ops=2_000, faults=1, fault_for=1.5)
+            return cls(clients=24, duration=60.0, max_ops=1_000_000, faults=5, fault_for=5.0)
+        return cls(clients=16, duration=10.0, max_ops=3_000, faults=1, fault_for=5.0)
 
 
 @dataclass

@@ -43,7 +43,7 @@ class SQLiteWorkers:
         """One base URL per worker."""
         return [f"http://127.0.0.1:{port}" for port in self.ports]
 
-    async def start(self, timeout: float = 30.0) -> None:
+    async def start(self, timeout: float = 120.0) -> None:
         """Start every worker and wait until each answers HTTP."""
         for port in self.ports:
             args = [sys.executable, "-m", "tests.reliability.sqlite_worker", str(self.db), str(port)]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
+import pytest
 import pytest_asyncio
 
-from tests.surrealdb_store.server import LoopbackSurreal
+from tests.surrealdb_store.server import LoopbackSurreal, ThreadedSurreal
 
 
 @pytest_asyncio.fixture
@@ -16,3 +17,10 @@ async def surreal_server() -> AsyncIterator[LoopbackSurreal]:
     await server.open()
     yield server
     await server.close()
+
+
+@pytest.fixture
+def threaded_surreal_server() -> Iterator[ThreadedSurreal]:
+    """A fresh engine served at ``ws://127.0.0.1:PORT/rpc`` by a loop of its own, in a thread."""
+    with ThreadedSurreal() as served:
+        yield served

@@ -13,12 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+import threading
+from collections.abc import Coroutine
+from types import TracebackType
+from typing import Any, TypeVar
 
 import websockets
 from surrealdb._surrealdb_ext import AsyncEmbeddedDB
 from surrealdb.data.cbor import decode, encode
 from websockets.asyncio.server import Server, ServerConnection
+
+T = TypeVar("T")
 
 ROOT_USER = "root"
 ROOT_PASSWORD = "s3cret pass word"  # written into DEFINE USER as a literal: no quote in it
@@ -29,14 +34,17 @@ class LoopbackSurreal:
 
     ``stop()`` kills the listener and every connection (no closing handshake, as when a
     server process dies); ``start()`` serves again on the same port with the same data.
-    ``methods`` records every RPC method received; ``hold`` makes it stop answering.
+    ``methods`` records every RPC method received. ``hold = True`` makes it stop answering
+    (a hung server): calls received meanwhile wait, and are answered once ``hold`` is set
+    back to False, as a server that recovers answers what it had received.
     """
 
     def __init__(self, engine_url: str = "mem://") -> None:
         self.engine = AsyncEmbeddedDB(engine_url)
         self.port = 0
         self.methods: list[str] = []
-        self.hold = False
+        self._answering = asyncio.Event()
+        self._answering.set()
         self._server: Server | None = None
         self._work: set[asyncio.Task[None]] = set()
 
@@ -44,6 +52,18 @@ class LoopbackSurreal:
     def url(self) -> str:
         """The SDK URL of the server."""
         return f"ws://127.0.0.1:{self.port}/rpc"
+
+    @property
+    def hold(self) -> bool:
+        """Whether the server has stopped answering (the calls it receives wait)."""
+        return not self._answering.is_set()
+
+    @hold.setter
+    def hold(self, value: bool) -> None:
+        if value:
+            self._answering.clear()
+        else:
+            self._answering.set()
 
     async def open(self) -> None:
         """Start the engine, define the root user, and serve."""
@@ -96,11 +116,50 @@ class LoopbackSurreal:
     async def _answer(self, connection: ServerConnection, frame: str | bytes) -> None:
         request = decode(frame if isinstance(frame, bytes) else frame.encode())
         self.methods.append(str(request.get("method")))
-        if self.hold:
-            await asyncio.Event().wait()
+        await self._answering.wait()
         try:
             reply = await self.engine.execute(frame if isinstance(frame, bytes) else frame.encode())
         except Exception as exc:  # the engine raises where a server sends an error frame
             reply = encode({"id": request.get("id"), "error": {"code": -32000, "message": str(exc)}})
         with contextlib.suppress(websockets.ConnectionClosed):
             await connection.send(reply)
+
+
+class ThreadedSurreal:
+    """A :class:`LoopbackSurreal` run by an event loop of its own in a thread.
+
+    For tests whose own event loops come and go (``asyncio.run`` twice, Starlette's
+    ``TestClient`` without ``with``): the server outlives each of them. ``call(coro)`` runs
+    a coroutine on the server's loop and returns its result.
+    """
+
+    BOUND = 60.0  # seconds; a server call that takes longer has hung
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="surreal-test-server", daemon=True)
+        self.server = LoopbackSurreal()
+
+    @property
+    def url(self) -> str:
+        """The SDK URL of the server."""
+        return self.server.url
+
+    def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` on the server's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(self.BOUND)
+
+    def __enter__(self) -> ThreadedSurreal:
+        self._thread.start()
+        self.call(self.server.open())
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            self.call(self.server.close())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(self.BOUND)
+            self.loop.close()

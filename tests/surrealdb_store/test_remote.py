@@ -11,11 +11,12 @@ import pytest_asyncio
 from connectstore import StoreError, StoreUnavailableError
 from connectstore_conformance import make_session
 from connectstore_surrealdb import RootAuth, SurrealDBStore, TokenAuth
+from tests.surrealdb_store.helpers import eventually, holds
 from tests.surrealdb_store.server import ROOT_PASSWORD, ROOT_USER, LoopbackSurreal
 
 AUTH = RootAuth(ROOT_USER, ROOT_PASSWORD)
-TIMEOUT = 1.0
-BOUND = TIMEOUT + 5.0  # a call that takes longer than this has hung
+TIMEOUT = 2.0  # long enough for any call on a loaded machine; the tests that hit it wait this long
+BOUND = TIMEOUT + 30.0  # a call that takes longer than this has hung
 
 
 @pytest_asyncio.fixture
@@ -76,23 +77,22 @@ async def test_reconnects_after_the_server_is_killed_mid_run(
                 await asyncio.sleep(0.01)
 
     runner = asyncio.ensure_future(traffic())
-    await asyncio.sleep(0.3)
+    await eventually(lambda: holds(lambda: "ok" in outcomes))
     await surreal_server.stop()  # kill it mid-run, calls in flight included
-    await asyncio.sleep(0.3)
+    await eventually(lambda: holds(lambda: "unavailable" in outcomes))
     # While it is away, every call fails fast with StoreUnavailableError.
     for call in (store.get("before"), store.length(), store.destroy("x"), store.all()):
         with pytest.raises(StoreUnavailableError):
             await asyncio.wait_for(call, BOUND)
     signins = surreal_server.methods.count("signin")
+    failed = len(outcomes)
     await surreal_server.start()  # same port, same data
-    await asyncio.sleep(0.3)
+    await eventually(lambda: holds(lambda: "ok" in outcomes[failed:]))  # it recovered by itself
     runner.cancel()
     await asyncio.wait({runner})
-    assert "unavailable" in outcomes
-    assert outcomes[-1] == "ok"  # the traffic recovered by itself
     assert (await store.get("before") or {}).get("n") == 1
     # It signed in and selected the namespace again on the new connection.
-    assert surreal_server.methods.count("signin") == signins + 1
+    assert surreal_server.methods.count("signin") > signins
     after = surreal_server.methods[
         len(surreal_server.methods) - surreal_server.methods[::-1].index("signin") - 1 :
     ]
@@ -114,11 +114,19 @@ async def test_hundreds_of_calls_in_flight_when_the_server_dies(
     store: SurrealDBStore, surreal_server: LoopbackSurreal
 ) -> None:
     surreal_server.hold = True
+    sent = len(surreal_server.methods)
     calls = [asyncio.ensure_future(store.get(f"s{i}")) for i in range(200)]
-    await asyncio.sleep(0.2)
+    await eventually(lambda: holds(lambda: len(surreal_server.methods) >= sent + 200))  # all in flight
     await surreal_server.stop()
     results = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), BOUND)
     assert all(isinstance(result, StoreUnavailableError) for result in results), {type(r) for r in results}
     surreal_server.hold = False
     await surreal_server.start()
-    assert await store.get("s1") is None
+
+    async def answers() -> bool:
+        try:
+            return await store.get("s1") is None
+        except StoreUnavailableError:  # the breaker lets a probe through every retry_interval
+            return False
+
+    await eventually(answers)

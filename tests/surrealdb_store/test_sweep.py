@@ -9,12 +9,11 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
+from connectstore import StoreUnavailableError
 from connectstore_conformance import make_session
 from connectstore_surrealdb import RootAuth, SurrealDBStore
-from tests.surrealdb_store.helpers import eventually, raw_ids, raw_query, rid
+from tests.surrealdb_store.helpers import eventually, holds, raw_ids, raw_query, rid, write_expired
 from tests.surrealdb_store.server import ROOT_PASSWORD, ROOT_USER, LoopbackSurreal
-
-SHORT = 0.4  # seconds a short-lived session lives
 
 
 @pytest_asyncio.fixture
@@ -25,8 +24,8 @@ async def store() -> AsyncIterator[SurrealDBStore]:
 
 async def fill_mix(store: SurrealDBStore) -> set[str]:
     """Expired, live, no-expiry and foreign records; returns the ids that must survive a sweep."""
-    await store.set("expired-1", make_session(SHORT, n=1))
-    await store.set("expired-2", make_session(SHORT, n=2))
+    await write_expired(store, "expired-1", n=1)
+    await write_expired(store, "expired-2", n=2)
     await store.set("live", make_session(3600, n=3))
     await store.set("no-cookie-expiry", make_session(None, n=4))
     # Written by someone else: connect-surreal's shape (no top-level expires), a string
@@ -38,7 +37,6 @@ async def fill_mix(store: SurrealDBStore) -> set[str]:
     await raw_query(
         store, "UPSERT $r CONTENT {expires: time::now() + 1h}", {"r": rid(store, "future-foreign")}
     )
-    await asyncio.sleep(SHORT + 0.2)
     return {"live", "no-cookie-expiry", "foreign", "string-expires", "future-foreign"}
 
 
@@ -70,7 +68,8 @@ async def test_background_sweep_runs_every_interval() -> None:
             return await raw_ids(store) == survivors
 
         await eventually(swept)
-        await store.set("expired-later", make_session(SHORT))
+        await write_expired(store, "expired-later")
+        assert "expired-later" in await raw_ids(store)
         await eventually(swept)
 
 
@@ -106,22 +105,33 @@ async def test_background_sweep_survives_a_query_error(caplog: pytest.LogCapture
         await eventually(swept)
 
 
-async def test_background_sweep_survives_the_server_going_away(surreal_server: LoopbackSurreal) -> None:
+async def test_background_sweep_survives_the_server_going_away(
+    surreal_server: LoopbackSurreal, caplog: pytest.LogCaptureFixture
+) -> None:
     auth = RootAuth(ROOT_USER, ROOT_PASSWORD)
     async with SurrealDBStore(
         surreal_server.url, auth=auth, auto_sweep_expired=True, sweep_interval=0.1
     ) as store:
-        await store.set("expired", make_session(SHORT))
         await store.set("live", make_session(3600))
-        await surreal_server.stop()
-        await asyncio.sleep(SHORT + 0.3)  # several ticks fail while the server is away
+        with caplog.at_level(logging.ERROR, logger="connectstore_surrealdb"):
+            await surreal_server.stop()
+            await eventually(lambda: holds(lambda: len(caplog.records) >= 2))  # ticks fail while it is away
         assert store.sweeping
         await surreal_server.start()
+
+        async def written() -> bool:
+            try:
+                await write_expired(store, "expired")
+            except StoreUnavailableError:  # until the breaker's probe finds the server back
+                return False
+            return True
+
+        await eventually(written)
 
         async def swept() -> bool:
             return await raw_ids(store) == {"live"}
 
-        await eventually(swept)
+        await eventually(swept)  # by the task that ran through the outage
 
 
 async def test_close_leaves_no_task_behind() -> None:

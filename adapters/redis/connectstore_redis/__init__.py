@@ -6,13 +6,22 @@ apps share sessions through one Redis.
 
 from connectstore_redis.bounded import UNAVAILABLE_ERRORS
 from connectstore_redis.keys import escape_glob
-from connectstore_redis.store import DEFAULT_MAX_CONCURRENCY, DEFAULT_TIMEOUT, RedisStore, TTLFunction
+from connectstore_redis.store import (
+    DEFAULT_FAILURE_THRESHOLD,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_RETRY_INTERVAL,
+    DEFAULT_TIMEOUT,
+    RedisStore,
+    TTLFunction,
+)
 from connectstore_redis.urls import open_redis_store
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_FAILURE_THRESHOLD",
     "DEFAULT_MAX_CONCURRENCY",
+    "DEFAULT_RETRY_INTERVAL",
     "DEFAULT_TIMEOUT",
     "UNAVAILABLE_ERRORS",
     "RedisStore",

@@ -2,8 +2,13 @@
 
 With Redis down, hung or overloaded, a call fails within its deadline with
 :class:`~connectstore.StoreUnavailableError` instead of hanging (connect-redis's ``get``
-waits forever). Nothing is remembered about a failure: the next call tries again, so the
-store works as soon as Redis is back.
+waits forever). With a :class:`~connectstore.CircuitBreaker` (every store has one), once
+Redis is seen down calls fail at once while one probe at a time checks for recovery, so a
+client built with redis-py's own retries and backoff does not hold every caller for the
+whole timeout either.
+
+One :class:`Bounded` serves one event loop (its semaphore and timer belong to that loop);
+a store keeps one per loop it runs on, all sharing one breaker.
 
 Deadlines are enforced by one timer per store rather than one per call: the timer wakes
 every quarter of the timeout while calls are in flight and cancels the calls that are
@@ -15,13 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from redis import exceptions as redis_errors
 
-from connectstore import StoreError, StoreUnavailableError
+from connectstore import CircuitBreaker, StoreError, StoreUnavailableError
+from connectstore_redis.redaction import Secrets
 
 __all__ = ["UNAVAILABLE_ERRORS", "Bounded"]
 
@@ -46,14 +53,18 @@ class Bounded:
     they run out of connections); a call waiting for its turn counts against its deadline.
     ``prepare`` (if given) is awaited before every call: a Cluster client is initialized
     there, once and under its lock, because redis-py's RedisCluster breaks connections
-    when many first commands race to initialize it.
+    when many first commands race to initialize it. ``breaker`` (if given) runs every call
+    (see :class:`~connectstore.CircuitBreaker`); ``secrets`` are masked in every message
+    built from a redis-py error.
     """
 
     __slots__ = (
+        "_breaker",
         "_expired",
         "_inflight",
         "_limit",
         "_prepare",
+        "_secrets",
         "_tick",
         "_timer",
         "_timer_loop",
@@ -62,7 +73,13 @@ class Bounded:
     )
 
     def __init__(
-        self, timeout: float, limit: int, prepare: Callable[[], Awaitable[object]] | None = None
+        self,
+        timeout: float,
+        limit: int,
+        prepare: Callable[[], Awaitable[object]] | None = None,
+        *,
+        breaker: CircuitBreaker | None = None,
+        secrets: Secrets | None = None,
     ) -> None:
         if not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
@@ -71,6 +88,8 @@ class Bounded:
         self.timeout = timeout
         self._limit = asyncio.Semaphore(limit)
         self._prepare = prepare
+        self._breaker = breaker
+        self._secrets = secrets or Secrets()
         self._tick = max(timeout / 4, 0.005)
         self._tokens = itertools.count()
         self._inflight: dict[int, tuple[asyncio.Task[object], float]] = {}
@@ -79,13 +98,42 @@ class Bounded:
         self._timer_loop: asyncio.AbstractEventLoop | None = None
 
     async def __call__(self, call: Callable[[], Awaitable[T]]) -> T:
-        """Await ``call()`` before the deadline; Redis errors become connectstore errors."""
+        """Await ``call()`` before the deadline; Redis errors become connectstore errors.
+
+        With a breaker that is open, raises :class:`~connectstore.StoreUnavailableError`
+        at once without calling ``call`` (unless this call is the probe).
+        """
+        if self._breaker is None:
+            return await self._mapped(call)
+        return await self._breaker.call(lambda: self._mapped(call))
+
+    async def _mapped(self, call: Callable[[], Awaitable[T]]) -> T:
         try:
             return await self._run(call)
         except UNAVAILABLE_ERRORS as exc:
-            raise StoreUnavailableError(f"Redis is unavailable: {_describe(exc)}") from exc
+            error = self._error(StoreUnavailableError, "Redis is unavailable", exc)
         except redis_errors.RedisError as exc:
-            raise StoreError(f"Redis refused the command: {_describe(exc)}") from exc
+            error = self._error(StoreError, "Redis refused the command", exc)
+        except AttributeError as exc:
+            if not _raised_in_redis_py(exc):
+                raise
+            # redis-py's Cluster client, under load while a node dies, can use a connection
+            # another task has just disconnected ("'NoneType' object has no attribute ...")
+            error = self._error(StoreUnavailableError, "Redis is unavailable (connection lost)", exc)
+        raise error  # outside the handler: no implicit __context__ (it may hold a credential)
+
+    def _error(self, kind: type[StoreError], what: str, exc: BaseException) -> StoreError:
+        """``kind("what: <redis-py's error>")`` caused by ``exc``, credentials masked.
+
+        When the driver's text held a credential, the driver's exception is not chained
+        (a traceback would print it): ``__cause__`` is then None.
+        """
+        text = _describe(exc)
+        error = kind(f"{what}: {self._secrets.scrub(text)}")
+        chain = " ".join(_describe(link) for link in _chain(exc))
+        error.__cause__ = exc if self._secrets.scrub(chain) == chain else None
+        error.__suppress_context__ = True
+        return error
 
     async def _limited(self, call: Callable[[], Awaitable[T]]) -> T:
         async with self._limit:
@@ -141,6 +189,26 @@ class Bounded:
                 return await asyncio.wait_for(self._limited(call), self.timeout)
             except asyncio.TimeoutError:
                 raise self._overdue() from None
+
+
+def _raised_in_redis_py(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised by redis-py's own code (the innermost frame is in ``redis``)."""
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return f"{os.sep}redis{os.sep}" in tb.tb_frame.f_code.co_filename
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and every exception it was caused by or raised while handling."""
+    seen: list[BaseException] = []
+    link: BaseException | None = exc
+    while link is not None and not any(link is known for known in seen):
+        seen.append(link)
+        link = link.__cause__ or link.__context__
+    return seen
 
 
 def _describe(exc: BaseException) -> str:

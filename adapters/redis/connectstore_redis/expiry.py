@@ -1,14 +1,22 @@
 """How long a stored session lives: its cookie, its key's TTL, and which of the two to believe.
 
 The key's TTL decides when Redis drops a session; the stored ``cookie.expires`` is what
-the last ``set`` wrote. They disagree in two ways:
+the last write put in the value. The rule of every connectstore store: **a session whose
+own ``cookie.expires`` has passed is expired**, whatever the key's TTL says. The TTL can
+disagree with the cookie in several ways, and none of them revives a session:
 
 * ``SET ... EX ceil(seconds)`` rounds up, so an untouched key outlives its cookie by less
-  than a second. The cookie is then the truth: the session is reported gone at
-  ``cookie.expires`` (express-session's rule), even while Redis still holds the key.
-* ``touch`` (``EXPIRE``, from this store or from connect-redis) moves only the TTL and
-  leaves the stored ``cookie.expires`` stale. The key's deadline is then the truth, and
-  the session is reported with ``cookie.expires`` set to the moment Redis will drop it.
+  than a second.
+* A key written with a ``ttl`` function (here or in connect-redis), or without a TTL
+  (``disable_ttl`` / connect-redis's ``disableTTL``), says nothing about the cookie.
+* A key shortened by another writer (``EXPIRE``) dies before its cookie: the session is
+  then reported with ``cookie.expires`` set to the moment Redis will drop it.
+
+This store's ``touch`` writes the new cookie into the value, so the stored cookie stays
+true. connect-redis's ``touch`` is ``EXPIRE`` only and leaves the stored cookie stale;
+``trust_key_ttl=True`` (off by default) reads a key extended that way as alive until its
+TTL ends, as connect-redis itself does, for stores shared with a Node app that touches
+(``rolling: true, resave: false``).
 
 So a session that ``get`` returns always carries an expiry that has not passed and at
 which it will really be gone (to within the one-second rounding of ``EX``).
@@ -35,11 +43,15 @@ def ttl_for(session: Mapping[str, Any], default_ttl: int) -> int:
     return ttl_seconds(session, default_ttl)
 
 
-def live_session(session: SessionData, pttl: int, now: int) -> SessionData | None:
+def live_session(
+    session: SessionData, pttl: int, now: int, *, trust_key_ttl: bool = False
+) -> SessionData | None:
     """``session`` as the store reports it, or None when it has expired.
 
     ``pttl`` is the key's remaining life in milliseconds as Redis reported it (-1: the key
     has no TTL) and ``now`` the time just after the reply, in epoch milliseconds. A
+    session whose ``cookie.expires`` is at or before ``now`` is expired, unless
+    ``trust_key_ttl`` and the key was extended past it (see the module docstring). A
     malformed ``cookie.expires`` raises :class:`~connectstore.SerializationError`.
     """
     expires = session_expires(session)
@@ -48,9 +60,11 @@ def live_session(session: SessionData, pttl: int, now: int) -> SessionData | Non
     if expires is None:  # a browser-session cookie: alive while its key lives
         return session
     deadline = now + pttl
-    if expires - LATENCY_MS <= deadline <= expires + ROUNDING_MS + LATENCY_MS:
-        return session if expires > now else None
     if deadline <= now:
         return None
-    session["cookie"]["expires"] = format_expires(deadline)
+    if expires - LATENCY_MS <= deadline <= expires + ROUNDING_MS + LATENCY_MS:  # the TTL set() wrote
+        return session if expires > now else None
+    if deadline > expires and not trust_key_ttl:  # a longer TTL never revives an expired cookie
+        return session if expires > now else None
+    session["cookie"]["expires"] = format_expires(deadline)  # the key dies first (or is trusted)
     return session

@@ -2,11 +2,13 @@
 
 A session lives under the key ``prefix + sid`` as the express-session JSON, written with
 ``SET key value EX ttl`` where ``ttl`` is the whole number of seconds left until
-``cookie.expires`` (rounded up) or the default TTL; ``touch`` is ``EXPIRE``. A Node app
-using express-session and connect-redis 9 on the same Redis reads and writes the same
-sessions. Unlike connect-redis, listings and ``clear`` escape the prefix, work in bounded
-batches and memory, cover every Cluster primary, and every call fails fast with
-:class:`~connectstore.StoreUnavailableError` when Redis is down.
+``cookie.expires`` (rounded up) or the default TTL. A Node app using express-session and
+connect-redis 9 on the same Redis reads and writes the same sessions. Unlike connect-redis,
+a session whose ``cookie.expires`` has passed is never returned or listed, listings and
+``clear`` escape the prefix and work in bounded batches and memory over every Cluster
+primary, every call fails fast with :class:`~connectstore.StoreUnavailableError` when Redis
+is down (a circuit breaker keeps failing calls instant), and one store works on any event
+loop.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ import math
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, ClassVar
 
-from redis.asyncio import RedisCluster
+from redis.asyncio import Redis, RedisCluster
 
 from connectstore import (
     DEFAULT_TTL,
+    CircuitBreaker,
     JSONSerializer,
     SerializationError,
     Serializer,
@@ -32,13 +35,28 @@ from connectstore import (
     now_ms,
 )
 from connectstore_redis.bounded import Bounded
-from connectstore_redis.clients import make_client, redacted, split_store_url
+from connectstore_redis.clients import (
+    StoreURL,
+    describe_client,
+    make_client,
+    parse_store_url,
+    secrets_of_client,
+)
 from connectstore_redis.dedupe import DEFAULT_WINDOW, RecentKeys
 from connectstore_redis.expiry import live_session, ttl_for
 from connectstore_redis.keys import KeySpace
-from connectstore_redis.topology import Client, topology_for
+from connectstore_redis.loops import Binding, LoopClients
+from connectstore_redis.redaction import Secrets
+from connectstore_redis.topology import Client, Topology, topology_for
 
-__all__ = ["DEFAULT_MAX_CONCURRENCY", "DEFAULT_TIMEOUT", "RedisStore", "TTLFunction"]
+__all__ = [
+    "DEFAULT_FAILURE_THRESHOLD",
+    "DEFAULT_MAX_CONCURRENCY",
+    "DEFAULT_RETRY_INTERVAL",
+    "DEFAULT_TIMEOUT",
+    "RedisStore",
+    "TTLFunction",
+]
 
 logger = logging.getLogger("connectstore_redis")
 
@@ -49,20 +67,52 @@ DEFAULT_TIMEOUT = 2.0
 """Seconds one Redis round trip may take before the call fails with StoreUnavailableError."""
 
 DEFAULT_MAX_CONCURRENCY = 64
-"""Redis calls one store keeps in flight at most; further calls wait their turn."""
+"""Redis calls one store keeps in flight at most (per event loop); further calls wait their turn."""
+
+DEFAULT_FAILURE_THRESHOLD = 2
+"""Consecutive calls that found Redis unavailable before calls start failing at once."""
+
+DEFAULT_RETRY_INTERVAL = 0.25
+"""Seconds between the probes that check whether Redis is back, while calls fail at once."""
 
 
 class RedisStore(Store):
     """A session store on Redis (``redis.asyncio.Redis``) or Redis Cluster (``RedisCluster``).
 
-    ``client`` is used as given and left open by :meth:`close` (its owner closes it);
-    :meth:`from_url` builds a client that the store owns and closes. Every option is
-    described in the adapter's README; in short: ``prefix`` of every key; ``ttl`` in
-    seconds for sessions without ``cookie.expires`` (or a function ``ttl(session)``
-    deciding every lifetime); ``disable_ttl`` keeps keys forever; ``disable_touch`` makes
-    ``touch`` a no-op; ``scan_count`` is SCAN's COUNT and the batch size of every bulk
-    operation; ``timeout`` bounds each round trip; ``max_concurrency`` caps calls in
-    flight; ``allow_empty_prefix_clear`` lets ``clear()`` run with ``prefix=""``.
+    ``client`` is used as given and left open by :meth:`close` (its owner closes it); it
+    serves the first event loop the store runs on. :meth:`from_url` builds clients that the
+    store owns, one per event loop it runs on, and closes. Options (also in the adapter's
+    README):
+
+    ``prefix``
+        prepended to every sid to make its key; matched literally by listings.
+    ``ttl``
+        seconds (a positive int) for sessions whose ``cookie.expires`` is null, or a
+        function ``ttl(session) -> seconds`` that decides every key's lifetime.
+    ``disable_ttl``
+        write keys without expiry (sessions still expire with their cookie).
+    ``disable_touch``
+        make :meth:`touch` a no-op.
+    ``trust_key_ttl``
+        treat a key whose TTL another writer extended with ``EXPIRE`` (connect-redis's
+        ``touch``) as alive until that TTL ends, although its stored ``cookie.expires``
+        has passed (off: the cookie decides, the rule of every connectstore store).
+    ``scan_count``
+        SCAN's COUNT and the most keys any one command carries.
+    ``serializer``
+        a :class:`~connectstore.Serializer`; keep the default to share sessions with Node.
+    ``timeout``
+        seconds one Redis round trip may take before the call fails.
+    ``max_concurrency``
+        Redis calls in flight per event loop; more wait their turn.
+    ``allow_empty_prefix_clear``
+        let :meth:`clear` run with ``prefix=""``.
+    ``failure_threshold``
+        consecutive calls that found Redis unavailable before calls fail at once (circuit
+        breaker open).
+    ``retry_interval``
+        seconds between the probes (one call at a time) that check whether Redis is back
+        while the breaker is open.
     """
 
     capabilities: ClassVar[frozenset[str]] = frozenset({"touch", "all", "clear", "length", "ids", "items"})
@@ -75,12 +125,20 @@ class RedisStore(Store):
         ttl: int | TTLFunction = DEFAULT_TTL,
         disable_ttl: bool = False,
         disable_touch: bool = False,
+        trust_key_ttl: bool = False,
         scan_count: int = 100,
         serializer: Serializer | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         allow_empty_prefix_clear: bool = False,
+        failure_threshold: int = DEFAULT_FAILURE_THRESHOLD,
+        retry_interval: float = DEFAULT_RETRY_INTERVAL,
     ) -> None:
+        if not isinstance(client, (Redis, RedisCluster)):
+            raise TypeError(
+                "client must be a redis.asyncio.Redis or redis.asyncio.RedisCluster, "
+                f"not {type(client).__name__}"
+            )
         if not isinstance(prefix, str):
             raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
         if callable(ttl):
@@ -93,23 +151,65 @@ class RedisStore(Store):
             raise ValueError(
                 f"ttl must be a positive whole number of seconds (int) or a function, not {ttl!r}"
             )
+        for name, flag in (
+            ("disable_ttl", disable_ttl),
+            ("disable_touch", disable_touch),
+            ("trust_key_ttl", trust_key_ttl),
+            ("allow_empty_prefix_clear", allow_empty_prefix_clear),
+        ):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False, not {flag!r}")
         if not isinstance(scan_count, int) or isinstance(scan_count, bool) or scan_count < 1:
             raise ValueError(f"scan_count must be a positive integer, not {scan_count!r}")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout):
+            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        if not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool):
+            raise ValueError(f"max_concurrency must be a positive integer, not {max_concurrency!r}")
         if serializer is not None and not isinstance(serializer, Serializer):
             raise TypeError("serializer must have dumps(session) -> str and loads(data) -> dict")
-        self.client = client
         self.prefix = prefix
         self.disable_ttl = disable_ttl
         self.disable_touch = disable_touch
+        self.trust_key_ttl = trust_key_ttl
         self.scan_count = scan_count
         self.serializer: Serializer = serializer or JSONSerializer()
         self.allow_empty_prefix_clear = allow_empty_prefix_clear
-        prepare = client.initialize if isinstance(client, RedisCluster) else None
-        self._bounded = Bounded(timeout, max_concurrency, prepare)
+        Bounded(timeout, max_concurrency)  # checks both now, not on first use
+        self._timeout = float(timeout)
+        self._max_concurrency = max_concurrency
+        where = describe_client(client)
+        self._where = f"<{where}>"
+        self._secrets = secrets_of_client(client)
+        self.breaker = CircuitBreaker(
+            where, failure_threshold=failure_threshold, retry_interval=retry_interval
+        )
+        """Fails calls at once while Redis is seen down (see :class:`~connectstore.CircuitBreaker`)."""
         self._keys = KeySpace(prefix)
-        self._topology = topology_for(client, self._bounded)
-        self._owns_client = False
-        self._closed = False
+        self._loops = LoopClients(client, factory=None, topology=self._topology_for, what=repr(self))
+
+    def _own_clients(self, url: StoreURL, factory: Callable[[], Client]) -> None:
+        """Make the client a store built from ``url`` its own: rebuilt per loop, closed by it."""
+        self._where = repr(url.display)
+        self._secrets = self._secrets + url.secrets
+        self.breaker.what = f"Redis at {url.display}"
+        first = self._loops.client
+        self._loops = LoopClients(first, factory=factory, topology=self._topology_for, what=repr(self))
+
+    def __repr__(self) -> str:
+        return f"RedisStore({self._where}, prefix={self.prefix!r})"
+
+    def _topology_for(self, client: Client) -> Topology:
+        prepare = client.initialize if isinstance(client, RedisCluster) else None
+        secrets = self._secrets + secrets_of_client(client)
+        bounded = Bounded(
+            self._timeout, self._max_concurrency, prepare, breaker=self.breaker, secrets=secrets
+        )
+        return topology_for(client, bounded)
+
+    @property
+    def client(self) -> Client:
+        """The redis-py client of the running event loop (or the one used last)."""
+        return self._loops.client
 
     @property
     def ttl(self) -> int | TTLFunction:
@@ -119,33 +219,43 @@ class RedisStore(Store):
     @property
     def timeout(self) -> float:
         """Seconds one Redis round trip may take."""
-        return self._bounded.timeout
+        return self._timeout
 
     @classmethod
     def from_url(
         cls, url: str, *, client_options: Mapping[str, Any] | None = None, **options: Any
     ) -> RedisStore:
-        """A store on a client it builds (and closes) from ``url``; no I/O happens here.
+        """A store on clients it builds (and closes) from ``url``; no I/O happens here.
 
         ``redis://[user:password@]host[:port][/db]`` (``rediss://`` for TLS) names a server,
         ``redis+cluster://host:port`` (``rediss+cluster://``) a Cluster through any of its
         nodes. Store options may be given as query arguments (``?prefix=app:&ttl=3600``)
-        or keywords (keywords win); other query arguments and ``client_options`` go to
-        redis-py.
+        or keywords (keywords win); redis-py's own query arguments and ``client_options`` go
+        to redis-py. Every part of the URL and every option is checked here: a bad one
+        raises :class:`~connectstore.StoreURLError`, never showing a password. The store
+        builds a new client for each event loop it runs on.
         """
-        client_url, url_options = split_store_url(url)
-        options = {**url_options, **options}
-        client = make_client(
-            client_url,
-            timeout=options.get("timeout", DEFAULT_TIMEOUT),
-            max_connections=options.get("max_concurrency", DEFAULT_MAX_CONCURRENCY),
-            client_options=client_options,
+        parsed = parse_store_url(url)
+        options = {**parsed.options, **options}
+        timeout = options.get("timeout", DEFAULT_TIMEOUT)
+        max_concurrency = options.get("max_concurrency", DEFAULT_MAX_CONCURRENCY)
+        secrets = parsed.secrets + Secrets(
+            (client_options or {}).get(k) for k in ("password", "ssl_password")
         )
+
+        def factory() -> Client:
+            return make_client(
+                parsed, timeout=timeout, max_connections=max_concurrency, client_options=client_options
+            )
+
         try:
-            store = cls(client, **options)
+            Bounded(timeout, max_concurrency)  # checked before a client is built with them
+            store = cls(factory(), **options)
+        except StoreURLError:
+            raise
         except (TypeError, ValueError) as exc:
-            raise StoreURLError(f"cannot open {redacted(url)}: {exc}") from exc
-        store._owns_client = True
+            raise StoreURLError(secrets.scrub(f"cannot open {parsed.display}: {exc}")) from None
+        store._own_clients(parsed, factory)
         return store
 
     async def get(self, sid: str) -> SessionData | None:
@@ -154,7 +264,8 @@ class RedisStore(Store):
         One round trip reads the value and the key's remaining life together (a Lua
         call). Corrupt data raises :class:`~connectstore.SessionDecodeError` naming ``sid``.
         """
-        value, pttl = await self._topology.fetch_one(self._keys.key(sid))
+        loop = await self._loops.current()
+        value, pttl = await loop.topology.fetch_one(self._keys.key(sid))
         if value is None:
             return None
         return self._live(sid, value, pttl, now_ms())
@@ -164,31 +275,44 @@ class RedisStore(Store):
         data = self._encode(session)
         ttl = self._ttl_for(session)
         key = self._keys.key(sid)
+        loop = await self._loops.current()
+        client = loop.client
         if ttl <= 0:
-            await self._bounded(lambda: self.client.delete(key))
+            await loop.bounded(lambda: client.delete(key))
         elif self.disable_ttl:
-            await self._bounded(lambda: self.client.set(key, data))
+            await loop.bounded(lambda: client.set(key, data))
         else:
-            await self._bounded(lambda: self.client.set(key, data, ex=ttl))
+            await loop.bounded(lambda: client.set(key, data, ex=ttl))
 
     async def destroy(self, sid: str) -> None:
         """``DEL prefix+sid``; a missing key is fine."""
         key = self._keys.key(sid)
-        await self._bounded(lambda: self.client.delete(key))
+        loop = await self._loops.current()
+        client = loop.client
+        await loop.bounded(lambda: client.delete(key))
 
     async def touch(self, sid: str, session: SessionData) -> None:
-        """``EXPIRE prefix+sid <ttl>``, exactly as connect-redis: only the key's life changes.
+        """Give a live session the cookie (and so the lifetime) of ``session``; nothing else.
 
-        The stored value, ``cookie.expires`` included, is left as the last ``set`` wrote it,
-        so a concurrent ``set`` is never overwritten; :meth:`get` reports the new expiry
-        from the key's TTL. A missing key stays missing. No-op with ``disable_touch`` or
-        ``disable_ttl``.
+        The stored value keeps its application data; only its ``cookie`` is replaced, and
+        the key gets the TTL of the new cookie (none with ``disable_ttl``). The write is a
+        compare-and-set (a Lua call): if a concurrent ``set`` or ``destroy`` changed the key
+        since it was read, that write wins and ``touch`` does nothing. A missing or expired
+        session stays missing. No-op with ``disable_touch``. Two round trips (connect-redis's
+        ``EXPIRE`` is one, but leaves the stored cookie stale).
         """
-        if self.disable_touch or self.disable_ttl:
+        if self.disable_touch:
             return
         ttl = self._ttl_for(session)
         key = self._keys.key(sid)
-        await self._bounded(lambda: self.client.expire(key, ttl))
+        loop = await self._loops.current()
+        value, pttl = await loop.topology.fetch_one(key)
+        if value is None or self._live(sid, value, pttl, now_ms()) is None:
+            return
+        stored = decode_session(self.serializer, sid, value)
+        if "cookie" in session:
+            stored["cookie"] = session["cookie"]
+        await loop.topology.replace(key, value, self._encode(stored), None if self.disable_ttl else ttl)
 
     async def all(self) -> dict[str, SessionData]:
         """Every live session keyed by sid (built from :meth:`items`)."""
@@ -201,8 +325,30 @@ class RedisStore(Store):
         ``connectstore_redis``, WARNING, naming the sid): one corrupt session never hides
         the others. ``get`` of that sid raises :class:`~connectstore.SessionDecodeError`.
         """
-        async for keys in self._key_batches(dedupe=True):
-            fetched = await self._topology.fetch(keys)
+        async for sid, session in self._scan_live():
+            if isinstance(session, SessionDecodeError):
+                logger.warning("skipping a corrupt session in %s: %s", self.prefix or "(no prefix)", session)
+            else:
+                yield sid, session
+
+    async def ids(self) -> AsyncIterator[str]:
+        """Stream the ids of live sessions (and of corrupt records, which ``get`` reports)."""
+        async for sid, _ in self._scan_live():
+            yield sid
+
+    async def length(self) -> int:
+        """The number of sessions, counted as :meth:`ids` lists them."""
+        return sum([1 async for _ in self._scan_live()])
+
+    async def _scan_live(self) -> AsyncIterator[tuple[str, SessionData | SessionDecodeError]]:
+        """Every live session under the prefix (values read in batches), or its decode error.
+
+        Listings read values, not just keys: a key outlives its cookie by up to a second
+        (``EX`` rounds up), or by any time with a ``ttl`` function or ``disable_ttl``.
+        """
+        loop = await self._loops.current()
+        async for keys in self._key_batches(loop, dedupe=True):
+            fetched = await loop.topology.fetch(keys)
             now = now_ms()
             for key, (value, pttl) in zip(keys, fetched, strict=True):
                 sid = self._keys.sid(key)
@@ -211,31 +357,10 @@ class RedisStore(Store):
                 try:
                     session = self._live(sid, value, pttl, now)
                 except SessionDecodeError as exc:
-                    logger.warning("skipping a corrupt session in %s: %s", self.prefix or "(no prefix)", exc)
+                    yield sid, exc
                     continue
                 if session is not None:
                     yield sid, session
-
-    async def ids(self) -> AsyncIterator[str]:
-        """Stream the ids of live sessions (keys only; with ``disable_ttl``, from :meth:`items`)."""
-        if self.disable_ttl:  # keys never expire: only the values can tell a live session
-            async for sid, _ in self.items():
-                yield sid
-            return
-        async for keys in self._key_batches(dedupe=True):
-            for key in keys:
-                listed = self._keys.sid(key)
-                if listed is not None:
-                    yield listed
-
-    async def length(self) -> int:
-        """The number of sessions (counted as :meth:`ids` lists them)."""
-        if self.disable_ttl:
-            return sum([1 async for _ in self.items()])
-        count = 0
-        async for keys in self._key_batches(dedupe=True):
-            count += sum(1 for key in keys if self._keys.sid(key) is not None)
-        return count
 
     async def clear(self) -> None:
         """Delete every key under the prefix, ``scan_count`` keys per ``DEL``; nothing else.
@@ -248,19 +373,22 @@ class RedisStore(Store):
                 "refusing to clear() a RedisStore with an empty prefix: that would delete every string "
                 "key in the database; pass allow_empty_prefix_clear=True if that is what you want"
             )
-        async for keys in self._key_batches(dedupe=False):
-            await self._topology.delete(keys)
+        loop = await self._loops.current()
+        async for keys in self._key_batches(loop, dedupe=False):
+            await loop.topology.delete(keys)
 
     async def close(self) -> None:
-        """Close the client if this store built it (:meth:`from_url`); safe to call twice."""
-        if self._owns_client and not self._closed:
-            self._closed = True
-            await self.client.aclose()
+        """Close the clients this store built (:meth:`from_url`); safe to call twice.
 
-    async def _key_batches(self, *, dedupe: bool) -> AsyncIterator[list[bytes | str]]:
+        A client passed in is left open. The store may be used again afterwards: it then
+        opens new connections.
+        """
+        await self._loops.close()
+
+    async def _key_batches(self, loop: Binding, *, dedupe: bool) -> AsyncIterator[list[bytes | str]]:
         """This store's keys in batches of at most ``scan_count``, SCAN's repeats dropped."""
         recent = RecentKeys(max(DEFAULT_WINDOW, 10 * self.scan_count)) if dedupe else None
-        async for reply in self._topology.scan(self._keys.pattern, self.scan_count):
+        async for reply in loop.topology.scan(self._keys.pattern, self.scan_count):
             keys = reply if recent is None else [key for key in reply if recent.first_time(key)]
             for start in range(0, len(keys), self.scan_count):
                 yield keys[start : start + self.scan_count]
@@ -268,7 +396,7 @@ class RedisStore(Store):
     def _live(self, sid: str, value: bytes | str, pttl: int, now: int) -> SessionData | None:
         session = decode_session(self.serializer, sid, value)
         try:
-            return live_session(session, pttl, now)
+            return live_session(session, pttl, now, trust_key_ttl=self.trust_key_ttl)
         except SerializationError as exc:
             raise SessionDecodeError(f"stored cookie is invalid: {exc}", sid=sid) from exc
 

@@ -29,6 +29,7 @@ from connectstore_redis.bounded import Bounded
 __all__ = [
     "FETCH_SCRIPT",
     "GET_SCRIPT",
+    "TOUCH_SCRIPT",
     "Client",
     "Cluster",
     "Fetched",
@@ -68,8 +69,28 @@ return out
 """
 """:data:`GET_SCRIPT` for a batch of keys: one ``"<pttl> <value>"`` or nil per key."""
 
+TOUCH_SCRIPT = """
+if redis.pcall('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local ttl = tonumber(ARGV[3])
+if ttl == nil then
+  redis.call('SET', KEYS[1], ARGV[2])
+elseif ttl <= 0 then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ttl)
+end
+return 1
+"""
+"""Compare-and-set for ``touch``: replace the value only if it is still ``ARGV[1]``.
+
+``ARGV[2]`` is the new value, ``ARGV[3]`` its TTL in seconds (empty: no expiry; ``<= 0``:
+delete). Returns 1 when written, 0 when the key changed or vanished in between (a
+concurrent ``set`` or ``destroy`` wins; nothing is overwritten).
+"""
+
 _GET_SHA = hashlib.sha1(GET_SCRIPT.encode()).hexdigest()
 _FETCH_SHA = hashlib.sha1(FETCH_SCRIPT.encode()).hexdigest()
+_TOUCH_SHA = hashlib.sha1(TOUCH_SCRIPT.encode()).hexdigest()
 
 
 def _split(reply: Any) -> Fetched:
@@ -94,16 +115,26 @@ class Topology(abc.ABC):
         """Value and PTTL of one key, atomically (one round trip)."""
         return _split(await self.script(_GET_SHA, GET_SCRIPT, (key,)))
 
-    async def script(self, sha: str, script: str, keys: Sequence[bytes | str]) -> Any:
+    async def replace(self, key: bytes, expected: bytes | str, value: bytes, ttl: int | None) -> bool:
+        """Write ``value`` (TTL ``ttl`` s; None: none; ``<= 0``: delete) if ``key`` still holds
+        ``expected``; False when it changed in between. One atomic round trip.
+        """
+        ttl_arg = "" if ttl is None else str(ttl)
+        written = await self.script(_TOUCH_SHA, TOUCH_SCRIPT, (key,), (expected, value, ttl_arg))
+        return bool(written)
+
+    async def script(
+        self, sha: str, script: str, keys: Sequence[bytes | str], args: Sequence[bytes | str] = ()
+    ) -> Any:
         """``EVALSHA``, falling back to ``EVAL`` (which caches the script) when Redis lacks it."""
         client = self.client
         try:
-            return await self.bounded(lambda: client.execute_command("EVALSHA", sha, len(keys), *keys))
+            return await self.bounded(lambda: client.execute_command("EVALSHA", sha, len(keys), *keys, *args))
         except StoreError as exc:
             if not isinstance(exc.__cause__, NoScriptError):
                 raise
         # first use on this server, or after SCRIPT FLUSH or a restart
-        return await self.bounded(lambda: client.execute_command("EVAL", script, len(keys), *keys))
+        return await self.bounded(lambda: client.execute_command("EVAL", script, len(keys), *keys, *args))
 
     @abc.abstractmethod
     def scan(self, pattern: bytes, count: int) -> AsyncIterator[list[bytes | str]]:

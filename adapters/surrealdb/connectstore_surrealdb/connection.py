@@ -1,4 +1,4 @@
-"""One SurrealDB connection that fails fast and heals itself.
+"""SurrealDB connections that fail fast, heal themselves and follow the caller's event loop.
 
 The SDK's connection objects are "to be used once and discarded": when a WebSocket drops,
 the SDK cancels the calls in flight (or raises ``KeyError`` from inside them) and every
@@ -6,14 +6,25 @@ later call fails. :class:`Connection` hides that. Every call runs under a deadli
 failure caused by the transport (or a deadline) becomes :class:`StoreUnavailableError`
 and throws the SDK connection away, and the next call opens a new one: connect, sign in
 again, select the namespace and database again.
+
+A WebSocket belongs to the event loop that opened it, so each loop that calls the store
+gets its own (a :class:`_Link`), opened on its first call there; the WebSocket of a loop
+that ends is closed as the loop cancels its tasks. The embedded engine (``mem://``,
+``surrealkv://``) is one SDK object shared by every loop: it works from any of them, and
+a second one would be a second, empty, database.
+
+For a server, a :class:`~connectstore.CircuitBreaker` remembers that it is down: calls
+then fail at once while one call at a time probes for its return.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import random
+import threading
 from collections.abc import Awaitable, Coroutine
 from typing import Any, TypeVar
 
@@ -26,7 +37,7 @@ from surrealdb import (
 )
 from websockets.exceptions import WebSocketException
 
-from connectstore import StoreError, StoreUnavailableError
+from connectstore import CircuitBreaker, StoreError, StoreUnavailableError
 from connectstore_surrealdb.auth import Auth, TokenAuth
 
 __all__ = ["Connection", "SurrealClient"]
@@ -48,11 +59,25 @@ class _ConflictError(StoreError):
 _TRANSPORT_ERRORS = (OSError, EOFError, WebSocketException, aiohttp.ClientError, asyncio.TimeoutError)
 
 
-class Connection:
-    """A lazily opened SDK connection to one namespace and database.
+class _Link:
+    """What the calls of one event loop share: their SDK connection and the lock that opens it."""
 
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.client: SurrealClient | None = None
+        self.opening = asyncio.Lock()
+
+
+class Connection:
+    """Lazily opened SDK connections (one per event loop) to one namespace and database.
+
+    ``url`` carries no credential (the store refuses one there), so it may appear in
+    messages; ``auth``'s secrets are scrubbed from every message that could echo them.
     ``client``, when given, is an SDK connection the caller opened (and signed in, and
-    pointed at a namespace and database); it is used as is, never reopened and never closed.
+    pointed at a namespace and database); it is used as is, never reopened and never
+    closed, and a WebSocket one only on the event loop that opened it. ``embedded`` says
+    that ``url`` names the engine in this process (one SDK object for every loop).
+    ``breaker``, when given, makes calls fail at once while the server is known to be down.
     """
 
     def __init__(
@@ -63,35 +88,100 @@ class Connection:
         database: str,
         auth: Auth | None,
         timeout: float,
+        embedded: bool,
         client: SurrealClient | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.url = url
+        self.embedded = embedded
         self.namespace = namespace
         self.database = database
         self.auth = auth
         self.timeout = timeout
+        self.breaker = breaker
         self._given = client
-        self._client: SurrealClient | None = client
-        self._opening: asyncio.Lock | None = None
-        self._closing: set[asyncio.Task[None]] = set()
+        self._shared: SurrealClient | None = client  # the given or the embedded client
+        self._links: dict[asyncio.AbstractEventLoop, _Link] = {}
+        self._guard = threading.Lock()  # loops in several threads may share the store
+        self._secrets = _secrets_of(auth)
 
     @property
     def client(self) -> SurrealClient | None:
-        """The SDK connection currently open, if any."""
-        return self._client
+        """The SDK connection the running event loop uses (or the shared one), if open."""
+        try:
+            link = self._links.get(asyncio.get_running_loop())
+        except RuntimeError:
+            link = None
+        if link is not None and link.client is not None:
+            return link.client
+        return self._shared
 
     async def query(self, sql: str, params: dict[str, Any]) -> Any:
         """Run one SurrealQL statement with bound ``params`` and return its result.
 
-        Raises :class:`StoreUnavailableError` when SurrealDB cannot be reached or does not
-        answer within the timeout, :class:`StoreError` when it refuses the statement.
+        Raises :class:`StoreUnavailableError` when SurrealDB cannot be reached, does not
+        answer within the timeout, or is known to be down (the breaker is open);
+        :class:`StoreError` when it refuses the statement.
         """
+        link = self._link()
+        if self.breaker is None:
+            return await self._query(link, sql, params)
+        return await self.breaker.call(lambda: self._query(link, sql, params))
+
+    async def close(self) -> None:
+        """Close the SDK connections this object opened (never a given one), on every loop."""
         loop = asyncio.get_running_loop()
+        with self._guard:
+            links, self._links = list(self._links.values()), {}
+            shared, self._shared = self._shared, self._given
+        for link in links:
+            client, link.client = link.client, None
+            if client is None or client is self._given or client is shared:
+                continue
+            if link.loop is loop:
+                await _close_quietly(client, self.timeout)
+            elif link.loop.is_running():  # a loop in another thread: close it there, and wait
+                there = asyncio.run_coroutine_threadsafe(_close_quietly(client, self.timeout), link.loop)
+                done, _ = await asyncio.wait({asyncio.wrap_future(there)}, timeout=self.timeout)
+                if not done:  # that loop is stuck: at least drop the socket
+                    there.cancel()
+                    with contextlib.suppress(RuntimeError):  # closed meanwhile
+                        link.loop.call_soon_threadsafe(_abort, client)
+            else:
+                _abort(client)
+        if shared is not None and shared is not self._given:
+            await _close_quietly(shared, self.timeout)
+
+    def _link(self) -> _Link:
+        """The running loop's link (made on its first call); forgets the links of closed loops."""
+        loop = asyncio.get_running_loop()
+        link = self._links.get(loop)
+        if link is not None:
+            return link
+        given = self._given
+        if isinstance(given, AsyncWsSurrealConnection) and given.loop not in (None, loop):
+            raise StoreError(
+                f"the SurrealDB connection given to the store ({self.url}) belongs to another event "
+                "loop, and a WebSocket cannot move to this one: call the store from the loop that "
+                "opened the connection, or pass the URL and auth instead of client= so that the "
+                "store opens a connection on each loop that calls it"
+            )
+        with self._guard:
+            for old in [old for old in self._links.values() if old.loop.is_closed()]:
+                del self._links[old.loop]
+                if old.client is not None and old.client is not self._shared:
+                    _abort(old.client)  # its loop ended without cancelling its tasks
+            link = self._links.setdefault(loop, _Link(loop))
+            link.client = link.client or self._given
+        return link
+
+    async def _query(self, link: _Link, sql: str, params: dict[str, Any]) -> Any:
+        loop = link.loop
         deadline = loop.time() + self.timeout
         for attempt in itertools.count():
-            client = await self._ready(deadline)
+            client = await self._ready(link, deadline)
             try:
-                return await self._bounded(client, client.query(sql, params), deadline, "query")
+                return await self._bounded(link, client, client.query(sql, params), deadline, "query")
             except _ConflictError:
                 # Concurrent writes to one record: SurrealDB asks us to retry, with jitter.
                 pause = random.uniform(0, min(0.05, 0.001 * 2**attempt))
@@ -100,37 +190,39 @@ class Connection:
                 await asyncio.sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def close(self) -> None:
-        """Close the SDK connection this object opened (never a given one)."""
-        client, self._client = self._client, None
-        if client is not None and client is not self._given:
-            self._discard(client)
-        if self._closing:
-            await asyncio.wait(set(self._closing), timeout=self.timeout)
-
-    async def _ready(self, deadline: float) -> SurrealClient:
-        """The open SDK connection, opening a new one if there is none or it has dropped."""
-        client = self._client
+    async def _ready(self, link: _Link, deadline: float) -> SurrealClient:
+        """The loop's open SDK connection, opening a new one if there is none or it has dropped."""
+        client = link.client
         if client is not None and _alive(client):
             return client
         if self._given is not None:
             raise StoreUnavailableError(f"the SurrealDB connection given to the store ({self.url}) is closed")
-        if self._opening is None:
-            self._opening = asyncio.Lock()
-        async with self._opening:
-            client = self._client
+        async with link.opening:
+            client = link.client
             if client is not None and _alive(client):
                 return client
             if client is not None:
                 logger.info("SurrealDB connection to %s dropped; reconnecting", self.url)
-                self._client = None
-                self._discard(client)
-            client = AsyncSurreal(self.url)
-            await self._bounded(client, self._open(client), deadline, "connect")
-            self._client = client
+                self._forget(link, client)
+            client = self._new_client()
+            await self._bounded(link, client, self._open(client), deadline, "connect")
+            link.client = client
+            if isinstance(client, AsyncWsSurrealConnection) and client.recv_task is not None:
+                # When the loop ends (it cancels its tasks) or the peer goes, let the socket go too.
+                client.recv_task.add_done_callback(lambda _: _abort(client))
             return client
 
+    def _new_client(self) -> SurrealClient:
+        """A new SDK connection to a server, or the one embedded engine every loop shares."""
+        if not self.embedded:
+            return AsyncSurreal(self.url)
+        with self._guard:
+            if self._shared is None:
+                self._shared = AsyncSurreal(self.url)
+            return self._shared
+
     async def _open(self, client: SurrealClient) -> None:
+        # Connecting, signing in and selecting again are harmless on the shared embedded engine.
         if not isinstance(client, AsyncHttpSurrealConnection):
             await client.connect()
         if isinstance(self.auth, TokenAuth):
@@ -140,7 +232,7 @@ class Connection:
         await client.use(self.namespace, self.database)
 
     async def _bounded(
-        self, client: SurrealClient, call: Coroutine[Any, Any, T], deadline: float, what: str
+        self, link: _Link, client: SurrealClient, call: Coroutine[Any, Any, T], deadline: float, what: str
     ) -> T:
         """Await ``call`` until ``deadline``; sort its failure into unavailable or refused.
 
@@ -150,57 +242,82 @@ class Connection:
         """
         task = asyncio.ensure_future(call)
         task.add_done_callback(_mark_seen)
-        remaining = max(0.0, deadline - asyncio.get_running_loop().time())
+        remaining = max(0.0, deadline - link.loop.time())
         # If our caller is cancelled, the call itself runs on: cancelling a WebSocket send
         # halfway would close the connection every other call shares.
         await asyncio.wait({task}, timeout=remaining)
         if not task.done():
             task.cancel()
             await _settle(task)
-            self._forget(client)
+            self._forget(link, client)
             raise StoreUnavailableError(
                 f"SurrealDB at {self.url} did not answer the {what} within {self.timeout}s"
             )
         if task.cancelled():
-            self._forget(client)
+            self._forget(link, client)
             raise StoreUnavailableError(
                 f"the connection to SurrealDB at {self.url} was lost during the {what}"
             )
         exc = task.exception()
         if exc is None:
             return task.result()
+        detail, cause = self._scrubbed(exc)
         if isinstance(exc, _TRANSPORT_ERRORS) or not _alive(client):
-            self._forget(client)
-            raise StoreUnavailableError(f"SurrealDB at {self.url} is unavailable ({what}): {exc!r}") from exc
+            self._forget(link, client)
+            raise StoreUnavailableError(
+                f"SurrealDB at {self.url} is unavailable ({what}): {detail}"
+            ) from cause
         if what == "connect":
-            self._forget(client)
-        if _RETRYABLE in str(exc):
-            raise _ConflictError(f"SurrealDB kept refusing the {what} for {self.timeout}s: {exc}") from exc
-        raise StoreError(f"SurrealDB refused the {what}: {exc}") from exc
+            self._forget(link, client)
+        if _RETRYABLE in detail:
+            raise _ConflictError(
+                f"SurrealDB kept refusing the {what} for {self.timeout}s: {detail}"
+            ) from cause
+        raise StoreError(f"SurrealDB refused the {what}: {detail}") from cause
 
-    def _forget(self, client: SurrealClient) -> None:
-        """Drop ``client`` so that the next call opens a new connection."""
-        if client is self._given:
-            return
-        if self._client is client:
-            self._client = None
-        self._discard(client)
+    def _scrubbed(self, exc: BaseException) -> tuple[str, BaseException | None]:
+        """``exc`` as text without any secret of ``auth``, and the cause to chain (None if it held one)."""
+        text = f"{type(exc).__name__}: {exc}"
+        scrubbed = text
+        for secret in self._secrets:
+            scrubbed = scrubbed.replace(secret, "***")
+        return scrubbed, (exc if scrubbed == text else None)
 
-    def _discard(self, client: SurrealClient) -> None:
-        """Close ``client`` in the background (a dead peer must not slow the failing call)."""
-        if isinstance(client, AsyncHttpSurrealConnection):
+    def _forget(self, link: _Link, client: SurrealClient) -> None:
+        """Drop ``client`` so that the next call opens a new connection (a shared one stays)."""
+        if client is self._shared:
             return
-        task = asyncio.ensure_future(_close_quietly(client))
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+        if link.client is client:
+            link.client = None
+        _abort(client)  # a dead peer must not slow the failing call with a closing handshake
+
+
+def _secrets_of(auth: Auth | None) -> tuple[str, ...]:
+    """The texts of ``auth`` that no message may show."""
+    if isinstance(auth, TokenAuth):
+        secrets = [auth.token]
+    elif auth is not None:
+        secrets = [auth.password]
+    else:
+        secrets = []
+    return tuple(secret for secret in secrets if secret)
 
 
 def _alive(client: SurrealClient) -> bool:
     """Whether an SDK connection can still carry calls (a WebSocket whose reader still runs)."""
     if isinstance(client, (AsyncEmbeddedSurrealConnection, AsyncHttpSurrealConnection)):
         return True
-    reader = client.recv_task
-    return client.socket is not None and reader is not None and not reader.done()
+    reader, socket = client.recv_task, client.socket
+    if socket is None or reader is None or reader.done():
+        return False
+    return not socket.transport.is_closing()  # dropped, its reader not yet told
+
+
+def _abort(client: SurrealClient) -> None:
+    """Drop a WebSocket at once, without a closing handshake (nothing to do for other clients)."""
+    if isinstance(client, AsyncWsSurrealConnection) and client.socket is not None:
+        with contextlib.suppress(RuntimeError):  # its loop is closed: nothing more can be done
+            client.socket.transport.abort()
 
 
 def _mark_seen(task: asyncio.Future[Any]) -> None:
@@ -214,9 +331,10 @@ async def _settle(task: asyncio.Future[Any]) -> None:
     await asyncio.wait({task})
 
 
-async def _close_quietly(client: SurrealClient) -> None:
+async def _close_quietly(client: SurrealClient, timeout: float) -> None:
     try:
         closing: Awaitable[None] = client.close()
-        await asyncio.wait_for(closing, timeout=5.0)
+        await asyncio.wait_for(closing, timeout=timeout)
     except Exception as exc:  # a broken connection may fail to close: it is gone either way
         logger.debug("closing a SurrealDB connection failed: %r", exc)
+        _abort(client)

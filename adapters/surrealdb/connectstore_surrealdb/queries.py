@@ -20,6 +20,11 @@ keys). The cookie is kept apart from the rest so that ``touch`` replaces it, and
 ``expires`` is compared with ``type::is::datetime`` first wherever records are deleted by
 time: SurrealQL sorts NONE below every datetime, so ``expires < now`` alone would delete
 every record without an ``expires`` field (connect-surreal's bug).
+
+A session whose own ``cookie.expires`` is past is expired whatever ``expires`` says (a
+record written by hand or by another program may disagree). Reads check the cookie after
+decoding it; ``touch``, one statement that never reads the cookie back, checks it in
+SurrealQL for the form ``JSON.stringify`` writes (``"expires":"2030-01-02T03:04:05.678Z"``).
 """
 
 from __future__ import annotations
@@ -37,17 +42,26 @@ SET: Final = (
 
 DESTROY: Final = "DELETE $rid RETURN NONE"
 
+#: The ISO date of the stored cookie's ``"expires":"..."``, or ``''`` when there is none.
+_COOKIE_EXPIRES: Final = "string::split(string::split(cookie, '\"expires\":\"')[1] ?? '', '\"')[0]"
+
+#: The stored cookie says the session is over (``JSON.stringify``'s form of the date).
+COOKIE_PAST: Final = (
+    f"(type::is::string(cookie) AND string::is::datetime({_COOKIE_EXPIRES})"
+    f" AND <datetime> {_COOKIE_EXPIRES} <= time::from::millis($now))"
+)
+
 TOUCH: Final = (
-    f"UPDATE $rid SET cookie = $cookie, expires = time::from::millis($expires) WHERE {LIVE} RETURN NONE"
+    "UPDATE $rid SET cookie = $cookie, expires = time::from::millis($expires)"
+    f" WHERE {LIVE} AND !{COOKIE_PAST} RETURN NONE"
 )
 
 # $range is the record-id range ``⟨after⟩..[]`` of the table: every string id after the
 # last one seen (string ids sort before arrays), read straight from the key order.
 PAGE: Final = f"SELECT record::id(id) AS sid, cookie, sess FROM $range WHERE {LIVE} LIMIT $limit"
 
-PAGE_IDS: Final = f"SELECT VALUE record::id(id) FROM $range WHERE {LIVE} LIMIT $limit"
-
-LENGTH: Final = f"count(SELECT VALUE id FROM $range WHERE {LIVE})"
+# ids() and length() read the cookie too: a past ``cookie.expires`` leaves a session out.
+PAGE_COOKIES: Final = f"SELECT record::id(id) AS sid, cookie FROM $range WHERE {LIVE} LIMIT $limit"
 
 CLEAR: Final = "DELETE type::table($table) RETURN NONE"
 

@@ -17,20 +17,24 @@ from surrealdb.data.types.range import BoundExcluded, BoundIncluded
 
 from connectstore import (
     DEFAULT_TTL,
+    CircuitBreaker,
     JSONSerializer,
     SerializationError,
     Serializer,
     SessionData,
+    SessionDecodeError,
     Store,
     StoreError,
     StoreURLError,
     decode_session,
+    is_expired,
     now_ms,
     session_expires,
 )
 from connectstore_surrealdb import queries
-from connectstore_surrealdb.auth import Auth
+from connectstore_surrealdb.auth import Auth, auth_from
 from connectstore_surrealdb.connection import Connection, SurrealClient
+from connectstore_surrealdb.redaction import redact_url
 from connectstore_surrealdb.sweeper import Sweeper
 
 __all__ = ["REMOTE_SCHEMES", "SCHEMES", "SurrealDBStore"]
@@ -40,6 +44,11 @@ REMOTE_SCHEMES: Final = frozenset({"ws", "wss", "http", "https"})
 #: Every SDK URL scheme the store accepts; ``mem``/``memory`` and ``surrealkv`` run the
 #: engine in this process.
 SCHEMES: Final = REMOTE_SCHEMES | {"mem", "memory", "surrealkv"}
+
+#: Consecutive failed calls that open a server's circuit breaker.
+DEFAULT_FAILURE_THRESHOLD: Final = 2
+#: Seconds between two probes of a server while its breaker is open.
+DEFAULT_RETRY_INTERVAL: Final = 0.25
 
 #: Expiries are clamped to the end of year 9999: SurrealDB datetimes end long before JavaScript's.
 MAX_EXPIRES_MS: Final = 253_402_300_799_999
@@ -51,8 +60,27 @@ class SurrealDBStore(Store):
     """A session store on SurrealDB (a server over ``ws``/``http``, or the embedded engine).
 
     Nothing is done at construction; the connection opens on first use (or ``open()`` /
-    ``async with``), and reopens by itself after it drops. See the package README for
-    every option.
+    ``async with``), reopens by itself after it drops, and each event loop that calls the
+    store gets its own (the embedded engine is shared by all). Options (all keyword-only
+    but ``url``; the package README has the details):
+
+    * ``url``: the SDK URL, ``ws://``, ``wss://``, ``http://``, ``https://`` (a server),
+      ``mem://`` or ``surrealkv://path`` (the engine in this process). No credentials in it.
+    * ``namespace``, ``database``: where the sessions live (default ``"main"``).
+    * ``auth``: ``RootAuth``/``NamespaceAuth``/``DatabaseAuth``/``TokenAuth``, a mapping
+      shaped as connect-surreal's ``signinOpts`` (``{"username": ..., "password": ...}``,
+      plus ``"namespace"``/``"database"`` for those users, or ``{"token": ...}``), or None.
+    * ``table``: the sessions' table, an identifier (default ``"user_session"``).
+    * ``ttl``: seconds a session without cookie expiry lives (default 86400).
+    * ``auto_sweep_expired``, ``sweep_interval``: the background sweep and its period in
+      seconds (off; 600).
+    * ``timeout``: seconds one call may take, connecting included (default 5).
+    * ``page_size``: sessions read per query by the listings and ``length`` (default 100).
+    * ``failure_threshold``, ``retry_interval``: a server's circuit breaker: after that many
+      consecutive failed calls, calls fail at once with ``StoreUnavailableError`` and one
+      call every ``retry_interval`` seconds probes the server (defaults 2 and 0.25 s).
+    * ``serializer``: a ``connectstore.Serializer`` (default ``JSONSerializer()``).
+    * ``client``: an SDK connection you opened, used as is (a WebSocket one only on its loop).
     """
 
     capabilities = frozenset({"touch", "all", "clear", "length", "ids", "items"})
@@ -63,21 +91,33 @@ class SurrealDBStore(Store):
         *,
         namespace: str = "main",
         database: str = "main",
-        auth: Auth | None = None,
+        auth: Auth | Mapping[str, str] | None = None,
         table: str = "user_session",
         ttl: float = DEFAULT_TTL,
         auto_sweep_expired: bool = False,
         sweep_interval: float = 600.0,
         timeout: float = 5.0,
         page_size: int = 100,
+        failure_threshold: int = DEFAULT_FAILURE_THRESHOLD,
+        retry_interval: float = DEFAULT_RETRY_INTERVAL,
         serializer: Serializer | None = None,
         client: SurrealClient | None = None,
     ) -> None:
-        scheme = url.partition("://")[0].lower()
-        if scheme not in SCHEMES or "://" not in url:
+        if not isinstance(url, str):
+            raise TypeError(f"url must be a str, not {type(url).__name__}")
+        scheme, sep, rest = url.partition("://")
+        scheme = scheme.lower()
+        if scheme not in SCHEMES or not sep:
             raise StoreURLError(
-                f"{url!r} is not a SurrealDB URL; expected one of {', '.join(sorted(SCHEMES))} (scheme://...)"
+                f"{redact_url(url)!r} is not a SurrealDB URL; expected one of "
+                f"{', '.join(sorted(SCHEMES))} (scheme://...)"
             )
+        if "@" in rest.partition("/")[0]:
+            raise StoreURLError(
+                f"{redact_url(url)!r}: credentials do not go in the SDK URL; pass auth=RootAuth(...) "
+                "(or a signinOpts mapping), or use open_store('surrealdb+ws://user:password@host/rpc')"
+            )
+        auth = auth_from(auth)
         if not _IDENTIFIER.fullmatch(table):
             raise ValueError(f"table must be an identifier ([A-Za-z_][A-Za-z0-9_]*), not {table!r}")
         for name, value in (("namespace", namespace), ("database", database)):
@@ -95,8 +135,25 @@ class SurrealDBStore(Store):
         self.page_size = page_size
         self.auto_sweep_expired = auto_sweep_expired
         self.serializer: Serializer = serializer or JSONSerializer()
+        remote = scheme in REMOTE_SCHEMES
+        breaker = (
+            CircuitBreaker(
+                f"SurrealDB at {url}", failure_threshold=failure_threshold, retry_interval=retry_interval
+            )
+            if remote
+            else None
+        )
+        if not remote:  # checked all the same, so that a bad value is never silently ignored
+            CircuitBreaker(failure_threshold=failure_threshold, retry_interval=retry_interval)
         self._connection = Connection(
-            url, namespace=namespace, database=database, auth=auth, timeout=timeout, client=client
+            url,
+            namespace=namespace,
+            database=database,
+            auth=auth,
+            timeout=timeout,
+            embedded=not remote,
+            client=client,
+            breaker=breaker,
         )
         self._sweeper = Sweeper(self.sweep, sweep_interval)
         self._closed = False
@@ -127,6 +184,11 @@ class SurrealDBStore(Store):
         return self._connection.client
 
     @property
+    def breaker(self) -> CircuitBreaker | None:
+        """The circuit breaker of a server (None for the embedded engine); ``reset()`` closes it."""
+        return self._connection.breaker
+
+    @property
     def sweeping(self) -> bool:
         """Whether the background sweep task is running."""
         return self._sweeper.running
@@ -141,10 +203,12 @@ class SurrealDBStore(Store):
 
     async def get(self, sid: str) -> SessionData | None:
         """The live session under ``sid``, or None when it is missing or expired."""
-        row = await self._query(queries.GET, {"rid": self._rid(sid), "now": now_ms()})
+        now = now_ms()
+        row = await self._query(queries.GET, {"rid": self._rid(sid), "now": now})
         if row is None:
             return None
-        return self._decode(sid, row)
+        session = self._decode(sid, row)
+        return None if _cookie_expired(sid, session, now) else session
 
     async def set(self, sid: str, session: SessionData) -> None:
         """Write ``session`` under ``sid``; an expiry already past deletes it instead."""
@@ -187,32 +251,43 @@ class SurrealDBStore(Store):
         await self._query(queries.CLEAR, {"table": self.table})
 
     async def length(self) -> int:
-        """The number of live sessions."""
-        count = await self._query(queries.LENGTH, {"range": self._range(None), "now": now_ms()})
-        return int(count)
+        """The number of live sessions (read ``page_size`` at a time: each cookie is checked)."""
+        count = 0
+        async for _ in self.ids():
+            count += 1
+        return count
 
     async def ids(self) -> AsyncIterator[str]:
-        """Ids of live sessions, read ``page_size`` at a time in id order."""
+        """Ids of live sessions, read ``page_size`` at a time in id order.
+
+        A session whose cookie cannot be read is listed (``get`` reports it); one whose
+        cookie says it has expired is not.
+        """
         after: str | None = None
         while True:
+            now = now_ms()
             page = await self._query(
-                queries.PAGE_IDS, {"range": self._range(after), "now": now_ms(), "limit": self.page_size}
+                queries.PAGE_COOKIES, {"range": self._range(after), "now": now, "limit": self.page_size}
             )
-            for sid in page:
-                yield sid
+            for row in page:
+                if not self._cookie_says_expired(row.get("cookie"), now):
+                    yield row["sid"]
             if len(page) < self.page_size:
                 return
-            after = page[-1]
+            after = page[-1]["sid"]
 
     async def items(self) -> AsyncIterator[tuple[str, SessionData]]:
         """``(sid, session)`` for live sessions, read ``page_size`` at a time in id order."""
         after: str | None = None
         while True:
+            now = now_ms()
             page = await self._query(
-                queries.PAGE, {"range": self._range(after), "now": now_ms(), "limit": self.page_size}
+                queries.PAGE, {"range": self._range(after), "now": now, "limit": self.page_size}
             )
             for row in page:
-                yield row["sid"], self._decode(row["sid"], row)
+                session = self._decode(row["sid"], row)
+                if not _cookie_expired(row["sid"], session, now):
+                    yield row["sid"], session
             if len(page) < self.page_size:
                 return
             after = page[-1]["sid"]
@@ -238,6 +313,13 @@ class SurrealDBStore(Store):
         if self.auto_sweep_expired and not self._sweeper.running:
             self._sweeper.start()
         return await self._connection.query(sql, params)
+
+    def _cookie_says_expired(self, cookie: object, now: int) -> bool:
+        """Whether a stored cookie text readably says its session has expired."""
+        try:
+            return _cookie_expired("", decode_session(self.serializer, "", cookie), now)  # type: ignore[arg-type]
+        except SessionDecodeError:
+            return False
 
     def _rid(self, sid: str) -> RecordID:
         if not isinstance(sid, str):
@@ -265,3 +347,14 @@ class SurrealDBStore(Store):
         cookie = decode_session(self.serializer, sid, row.get("cookie"))  # type: ignore[arg-type]
         data = decode_session(self.serializer, sid, row.get("sess"))  # type: ignore[arg-type]
         return {**cookie, **data}
+
+
+def _cookie_expired(sid: str, session: SessionData, now: int) -> bool:
+    """Whether the session's own ``cookie.expires`` is past (whatever the record's ``expires`` says).
+
+    An unreadable expiry is corrupt stored data: :class:`SessionDecodeError` naming ``sid``.
+    """
+    try:
+        return is_expired(session, now=now)
+    except SerializationError as exc:
+        raise SessionDecodeError(str(exc), sid=sid) from exc

@@ -4,7 +4,8 @@
 (``ws``, ``wss``, ``http``, ``https``, ``mem``, ``surrealkv``); plain ``surrealdb://`` means
 ``ws://``. Credentials in the URL sign in as a root user, or as a namespace or database
 user with ``?auth=namespace`` / ``?auth=database``; ``?token=...`` authenticates with a
-token. The other query parameters are the store's options.
+token. The other query parameters are the store's options. Every error names the URL
+with its password and token replaced by ``***``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from connectstore import StoreURLError
 from connectstore_surrealdb.auth import Auth, DatabaseAuth, NamespaceAuth, RootAuth, TokenAuth
-from connectstore_surrealdb.store import SCHEMES, SurrealDBStore
+from connectstore_surrealdb.redaction import redact_url
+from connectstore_surrealdb.store import REMOTE_SCHEMES, SCHEMES, SurrealDBStore
 
 __all__ = ["open_from_url", "options_from_url"]
 
@@ -26,6 +28,8 @@ _CONVERTERS: dict[str, Any] = {
     "timeout": float,
     "sweep_interval": float,
     "page_size": int,
+    "failure_threshold": int,
+    "retry_interval": float,
     "auto_sweep_expired": lambda text: _flag(text),
 }
 _ALIASES = {"ns": "namespace", "db": "database"}
@@ -39,7 +43,7 @@ def open_from_url(url: str, **options: Any) -> SurrealDBStore:
     except StoreURLError:
         raise
     except ValueError as exc:  # a bad table, namespace, ttl...: the URL is what is wrong
-        raise StoreURLError(f"{url!r}: {exc}") from exc
+        raise StoreURLError(f"{redact_url(url)!r}: {exc}") from None
 
 
 def options_from_url(url: str) -> tuple[str, dict[str, Any]]:
@@ -47,11 +51,19 @@ def options_from_url(url: str) -> tuple[str, dict[str, Any]]:
     scheme, sep, rest = url.partition("://")
     scheme = scheme.lower()
     if not sep or not (scheme == "surrealdb" or scheme.startswith("surrealdb+")):
-        raise StoreURLError(f"{url!r} is not a SurrealDB store URL (surrealdb+ws://, surrealdb+mem://...)")
+        raise StoreURLError(
+            f"{redact_url(url)!r} is not a SurrealDB store URL (surrealdb+ws://, surrealdb+mem://...)"
+        )
     sdk_scheme = scheme.partition("+")[2] or "ws"
     if sdk_scheme not in SCHEMES:
         raise StoreURLError(f"{scheme}:// is not supported; use surrealdb+<{'|'.join(sorted(SCHEMES))}>://")
-    parts = urlsplit(f"{sdk_scheme}://{rest}")
+    try:
+        parts = urlsplit(f"{sdk_scheme}://{rest}")
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError as exc:
+        raise StoreURLError(f"{redact_url(url)!r} is not a valid URL: {exc}") from None
+    if sdk_scheme in REMOTE_SCHEMES and not parts.hostname:
+        raise StoreURLError(f"{redact_url(url)!r} names no host")
     userinfo, at, host = parts.netloc.rpartition("@")
     options: dict[str, Any] = {}
     auth_level = "root"
@@ -66,10 +78,13 @@ def options_from_url(url: str) -> tuple[str, dict[str, Any]]:
             try:
                 options[key] = _CONVERTERS[key](value)
             except ValueError as exc:
-                raise StoreURLError(f"bad value {value!r} for {raw_key} in the store URL: {exc}") from exc
+                raise StoreURLError(
+                    f"bad value {value!r} for {raw_key} in the store URL {redact_url(url)!r}: {exc}"
+                ) from None
         else:
             raise StoreURLError(
-                f"unknown option {raw_key!r} in a SurrealDB store URL; known: auth, token, "
+                f"unknown option {raw_key!r} in the SurrealDB store URL {redact_url(url)!r}; "
+                f"known: auth, token, "
                 f"{', '.join(sorted(_CONVERTERS))}"
             )
     auth = _auth(userinfo if at else None, auth_level, token)

@@ -19,12 +19,14 @@ from urllib.parse import unquote, urlsplit
 from connectstore import (
     DEFAULT_TTL,
     JSONSerializer,
+    SerializationError,
     Serializer,
     SessionData,
     SessionDecodeError,
     Store,
     StoreURLError,
     decode_session,
+    is_expired,
     now_ms,
     session_expires,
 )
@@ -51,9 +53,9 @@ class FileStore(Store):
             record = await asyncio.to_thread(self._read, self._path(sid))
         except SessionDecodeError as exc:
             raise SessionDecodeError(str(exc), sid=sid) from exc
-        if record is None or record["sid"] != sid or record["expires"] <= now_ms():
+        if record is None or record["sid"] != sid:
             return None
-        return decode_session(self.serializer, sid, record["sess"])
+        return self._live(record)
 
     async def set(self, sid: str, session: SessionData) -> None:
         """Write the session; an expiry already past deletes it instead."""
@@ -100,8 +102,26 @@ class FileStore(Store):
         """``(sid, session)`` for every live session, one file at a time."""
         for path in await asyncio.to_thread(self._session_files):
             record = await asyncio.to_thread(self._read, path)
-            if record is not None and record["expires"] > now_ms():
-                yield record["sid"], decode_session(self.serializer, record["sid"], record["sess"])
+            if record is None:
+                continue
+            session = self._live(record)
+            if session is not None:
+                yield record["sid"], session
+
+    def _live(self, record: dict[str, Any]) -> SessionData | None:
+        """The record's session, or None when it has expired: by the file's ``expires`` or by
+        the session's own ``cookie.expires``, whichever comes first (a file written by
+        another program may disagree with the cookie; the cookie is never overruled).
+        """
+        now = now_ms()
+        if record["expires"] <= now:
+            return None
+        session = decode_session(self.serializer, record["sid"], record["sess"])
+        try:
+            expired = is_expired(session, now=now)
+        except SerializationError as exc:
+            raise SessionDecodeError(f"unreadable cookie.expires: {exc}", sid=record["sid"]) from exc
+        return None if expired else session
 
     def _path(self, sid: str) -> Path:
         return self.folder / (hashlib.sha256(sid.encode("utf-8", "surrogatepass")).hexdigest() + ".json")

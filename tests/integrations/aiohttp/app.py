@@ -62,6 +62,15 @@ async def logout(request: web.Request) -> web.Response:
     raise web.HTTPFound("/")
 
 
+async def grow(request: web.Request) -> web.Response:
+    """Store ``size`` characters under ``blob``; ``?save=1`` saves at once (``session.save()``)."""
+    session = _session(request)
+    session["blob"] = "x" * int(request.match_info["size"])
+    if request.query.get("save"):
+        await session.save()
+    return web.json_response({"id": session.id})
+
+
 async def unset(request: web.Request) -> web.Response:
     remove_session(request)
     return web.json_response({"unset": True})
@@ -90,6 +99,7 @@ def make_app(store: Store, **options: Any) -> web.Application:
     app.router.add_get("/unset", unset)
     app.router.add_get("/stream", stream)
     app.router.add_get("/app/", show)
+    app.router.add_get("/grow/{size}", grow)
     return app
 
 

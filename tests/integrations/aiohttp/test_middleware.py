@@ -268,3 +268,22 @@ async def test_a_ready_engine_can_be_shared() -> None:
     assert await store.get(body["id"]) is not None
     with pytest.raises(TypeError, match="not both"):
         session_middleware(store, engine=engine)
+
+
+@pytest.mark.parametrize("secret", ["", [SECRET, ""], []])
+def test_an_empty_secret_is_refused_when_the_middleware_is_made(secret: Any) -> None:
+    with pytest.raises(ValueError, match="secret"):
+        session_middleware(MemoryStore(), secret=secret)
+
+
+@pytest.mark.parametrize("query", ["", "?save=1"])
+async def test_a_session_over_max_session_bytes_is_a_500_and_the_store_keeps_the_old_one(query: str) -> None:
+    store = MemoryStore()
+    async with client_for(make_app(store, max_session_bytes=4096)) as client:
+        small = await client.get("/grow/10")
+        sid = (await small.json())["id"]
+        large = await client.get(f"/grow/5000{query}")
+    assert small.status == 200
+    assert large.status == 500
+    assert set_cookies(large) == []
+    assert (await store.get(sid) or {})["blob"] == "x" * 10

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.sessions.middleware import SessionMiddleware  # type: ignore[import-untyped]
 from django.test import Client, override_settings  # type: ignore[import-untyped]
 
 from connectstore import BlockingStore, MemoryStore, encode_uri_component, sign_cookie, unsign_cookie
-from connectstore.integrations.django import close_bridge
+from connectstore.integrations.django import ConnectSessionMiddleware, close_bridge, get_engine
 from tests.integrations.django.test_session_engine import FailingStore
 from tests.integrations.flask.app import make_app
 from tests.integrations.flask.bridge import STORE_KINDS, open_bridge
@@ -94,6 +95,22 @@ def test_a_store_error_is_an_http_500() -> None:
         client = Client(raise_request_exception=False)
         client.cookies["connect.sid"] = encode_uri_component(sign_cookie("some-session", SECRET))
         assert client.get("/profile").status_code == 500
+
+
+def test_an_empty_secret_setting_is_refused() -> None:
+    """``"secret": ""`` is refused, not silently replaced by SECRET_KEY."""
+    with (
+        BlockingStore(MemoryStore()) as bridge,
+        override_settings(MIDDLEWARE=MIDDLEWARE, CONNECTSTORE={"store": bridge, "secret": ""}),
+        pytest.raises(ValueError, match="empty"),
+    ):
+        get_engine()
+    close_bridge()
+
+
+def test_it_is_a_django_session_middleware() -> None:
+    """What the admin's check admin.E410 (and any isinstance test) looks for."""
+    assert issubclass(ConnectSessionMiddleware, SessionMiddleware)
 
 
 def test_a_flask_login_is_seen_by_django(bridge: BlockingStore) -> None:

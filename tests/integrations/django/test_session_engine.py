@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.test import Client, override_settings  # type: ignore[import-untyped]
+from django.contrib.sessions.middleware import SessionMiddleware  # type: ignore[import-untyped]
+from django.http import HttpRequest, HttpResponse  # type: ignore[import-untyped]
+from django.test import Client, RequestFactory, override_settings  # type: ignore[import-untyped]
 
-from connectstore import BlockingStore, Cookie, MemoryStore, SessionData, StoreUnavailableError
+from connectstore import BlockingStore, Cookie, MemoryStore, SessionData, StoreUnavailableError, now_ms
 from connectstore.integrations.django import SessionStore, UpdateError, close_bridge, get_bridge
 from tests.integrations.flask.bridge import STORE_KINDS, open_bridge
 
@@ -30,7 +32,9 @@ def key_of(client: Client) -> str:
 
 def test_a_new_session_is_stored_in_the_express_shape(bridge: BlockingStore) -> None:
     client = Client()
+    before = now_ms()
     assert client.get("/inc").json() == {"key": None, "views": 1}  # Django names it when saving
+    after = now_ms()
     key = key_of(client)
     assert len(key) == 32  # express-session's id format
     stored = bridge.get(key)
@@ -39,8 +43,8 @@ def test_a_new_session_is_stored_in_the_express_shape(bridge: BlockingStore) -> 
     assert stored["views"] == 1
     cookie = Cookie.from_json(stored["cookie"])
     assert cookie.original_max_age == 1_209_600_000  # SESSION_COOKIE_AGE, two weeks
-    assert cookie.max_age_ms is not None
-    assert 1_209_590_000 < cookie.max_age_ms <= 1_209_600_000
+    assert cookie.expires_ms is not None  # two weeks from when the request saved it, however slow
+    assert before + 1_209_600_000 <= cookie.expires_ms <= after + 1_209_600_000
     assert stored["cookie"]["httpOnly"] is True
     assert stored["cookie"]["path"] == "/"
     assert stored["cookie"]["sameSite"] == "lax"
@@ -70,7 +74,11 @@ def test_an_unknown_key_is_never_adopted(bridge: BlockingStore) -> None:
 
 
 def test_a_session_written_by_express_is_read(bridge: BlockingStore) -> None:
-    express_session = {"cookie": Cookie.create(max_age_ms=60_000).to_json(), "user": "bob", "cart": ["tea"]}
+    express_session = {
+        "cookie": Cookie.create(max_age_ms=3_600_000).to_json(),
+        "user": "bob",
+        "cart": ["tea"],
+    }
     bridge.set("written-by-express-0123456789abc", express_session)
     client = Client()
     client.cookies["sessionid"] = "written-by-express-0123456789abc"
@@ -110,8 +118,8 @@ def test_set_expiry_is_the_express_cookie_lifetime(bridge: BlockingStore) -> Non
     client.get("/remember")
     stored = bridge.get(key_of(client))
     assert stored is not None
-    assert stored["cookie"]["originalMaxAge"] == 60_000
-    assert stored["_session_expiry"] == 60
+    assert stored["cookie"]["originalMaxAge"] == 3_600_000
+    assert stored["_session_expiry"] == 3600
 
 
 def test_a_session_deleted_meanwhile_is_not_resurrected(bridge: BlockingStore) -> None:
@@ -124,6 +132,35 @@ def test_a_session_deleted_meanwhile_is_not_resurrected(bridge: BlockingStore) -
     with pytest.raises(UpdateError):
         store.save()
     assert bridge.get(key) is None
+
+
+def test_saving_a_session_that_is_gone_raises_update_error(bridge: BlockingStore) -> None:
+    store = SessionStore("no-such-session-0123456789abcdef")
+    with pytest.raises(UpdateError):
+        store.save()  # loading found nothing: never created under a key the caller chose
+    assert bridge.length() == 0
+
+
+def test_an_emptied_session_is_saved(bridge: BlockingStore) -> None:
+    """Django's rule (its test_empty_session_saved reads it through the db backend's model):
+    a session emptied of data but not flushed is still saved, and its cookie still sent.
+    """
+
+    def set_foo(request: HttpRequest) -> HttpResponse:
+        request.session["foo"] = "bar"
+        return HttpResponse()
+
+    request = RequestFactory().get("/")
+    middleware = SessionMiddleware(set_foo)
+    middleware(request)
+    key = request.session.session_key
+    assert bridge.get(key)["foo"] == "bar"  # type: ignore[index]
+    del request.session["foo"]
+    response = middleware.process_response(request, HttpResponse())
+    stored = bridge.get(key)
+    assert stored is not None
+    assert list(stored) == ["cookie"]
+    assert response.cookies["sessionid"].value == key
 
 
 def test_the_async_methods(bridge: BlockingStore) -> None:
@@ -151,12 +188,12 @@ def test_a_store_error_is_an_http_500() -> None:
 
 
 def test_the_store_may_be_a_url_made_on_first_use() -> None:
-    with override_settings(CONNECTSTORE={"store": "memory://", "timeout": 5.0}):
+    with override_settings(CONNECTSTORE={"store": "memory://", "timeout": 120.0}):
         client = Client()
         client.get("/inc")
         key = key_of(client)
         bridge = get_bridge()
-        assert bridge.timeout == 5.0
+        assert bridge.timeout == 120.0
         assert bridge.get(key)["views"] == 1  # type: ignore[index]
     with pytest.raises(RuntimeError, match="closed"):
         bridge.get(key)  # the setting change closed the bridge made for it

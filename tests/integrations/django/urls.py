@@ -50,9 +50,15 @@ def logout(request: HttpRequest) -> HttpResponse:
 
 
 def remember(request: HttpRequest) -> HttpResponse:
-    request.session.set_expiry(60)
+    request.session.set_expiry(3600)
     request.session["remember"] = True
     return JsonResponse({"age": request.session.get_expiry_age()})
+
+
+def whoami(request: HttpRequest) -> HttpResponse:
+    """Who ``django.contrib.auth`` says the request is (AuthenticationMiddleware)."""
+    user = request.user
+    return JsonResponse({"user": user.get_username() if user.is_authenticated else None})
 
 
 def flash_and_redirect(request: HttpRequest) -> HttpResponse:
@@ -70,4 +76,5 @@ urlpatterns = [
     path("logout", logout),
     path("remember", remember),
     path("flash", flash_and_redirect),
+    path("whoami", whoami),
 ]

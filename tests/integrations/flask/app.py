@@ -9,11 +9,10 @@ from typing import Any
 from flask import Flask, jsonify, redirect, request
 from flask.typing import ResponseReturnValue
 
-from connectstore import BlockingStore
-from connectstore.integrations.flask import ConnectSession, current_session
+from connectstore.integrations.flask import ConnectSession, StoreSource, current_session
 
 
-def make_app(store: BlockingStore, **options: Any) -> Flask:
+def make_app(store: StoreSource, **options: Any) -> Flask:
     """The app; ``options`` go to :class:`ConnectSession` (secret: Flask's ``SECRET_KEY``)."""
     app = Flask(__name__)
     app.secret_key = "keyboard cat"
@@ -69,6 +68,14 @@ def make_app(store: BlockingStore, **options: Any) -> Flask:
         session.permanent = True
         session["remember"] = True
         return jsonify(permanent=session.permanent, modified=session.modified)
+
+    @app.get("/grow/<int:size>")
+    def grow(size: int) -> ResponseReturnValue:
+        session = current_session()
+        session["blob"] = "x" * size
+        if request.args.get("save"):
+            session.save()
+        return jsonify(id=session.id)
 
     @app.get("/remove")
     def remove() -> ResponseReturnValue:

@@ -254,3 +254,30 @@ def test_login_cart_logout_flow(kind: str, tmp_path: Path) -> None:
         client.post("/logout")
         assert bridge.get(sid) is None
         assert client.get("/profile").status_code == 401
+
+
+@pytest.mark.parametrize("secret", ["", ["new", ""], []])
+def test_an_empty_explicit_secret_is_refused_at_setup(bridge: BlockingStore, secret: Any) -> None:
+    with pytest.raises(ValueError, match="secret"):
+        ConnectSession(Flask(__name__), bridge, secret=secret)
+
+
+def test_an_empty_secret_among_the_fallbacks_is_refused(bridge: BlockingStore) -> None:
+    app = make_app(bridge)
+    app.config["SECRET_KEY_FALLBACKS"] = [""]
+    assert app.test_client().get("/").status_code == 500
+    app.testing = True
+    with pytest.raises(ValueError, match=r"secret\[1\] is empty"):
+        app.test_client().get("/")
+
+
+@pytest.mark.parametrize("query", ["", "?save=1"])
+def test_a_session_over_max_session_bytes_is_a_500_and_the_store_keeps_the_old_one(
+    bridge: BlockingStore, query: str
+) -> None:
+    client = client_for(make_app(bridge, max_session_bytes=4096))
+    sid = client.get("/grow/10").json["id"]  # type: ignore[index]
+    response = client.get(f"/grow/5000{query}")
+    assert response.status_code == 500
+    assert set_cookies(response) == []
+    assert bridge.get(sid)["blob"] == "x" * 10  # type: ignore[index]

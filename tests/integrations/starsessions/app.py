@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -76,12 +77,34 @@ async def metadata(request: Request) -> Response:
     return JSONResponse({"lifetime": meta["lifetime"], "remaining": get_session_remaining_seconds(request)})
 
 
+async def increment_and_show_metadata(request: Request) -> Response:
+    """Modify the session (so it is written) and show starsessions' whole metadata."""
+    request.session["views"] = request.session.get("views", 0) + 1
+    return JSONResponse({"views": request.session["views"], "metadata": dict(get_session_metadata(request))})
+
+
+async def grow(request: Request) -> Response:
+    request.session["blob"] = "x" * int(request.path_params["size"])
+    return JSONResponse({})
+
+
 async def store_cookie_key(request: Request) -> Response:
     request.session["cookie"] = "mine"
     return JSONResponse({})
 
 
-def make_app(store: ConnectSessionStore, **options: Any) -> Starlette:
+class PassThrough(BaseHTTPMiddleware):
+    """A ``BaseHTTPMiddleware`` doing nothing: it runs the rest of the app in another task."""
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        return await call_next(request)
+
+
+def make_app(store: ConnectSessionStore, *, load_in_other_task: bool = False, **options: Any) -> Starlette:
+    """The app; ``options`` go to starsessions' ``SessionMiddleware``. With
+    ``load_in_other_task``, a ``BaseHTTPMiddleware`` between starsessions' two middlewares
+    makes the session load in a task other than the one that saves it.
+    """
     options.setdefault("cookie_https_only", False)  # the test client speaks plain HTTP
     routes = [
         Route("/", show),
@@ -92,9 +115,12 @@ def make_app(store: ConnectSessionStore, **options: Any) -> Starlette:
         Route("/logout", logout, methods=["POST"]),
         Route("/meta", metadata),
         Route("/cookie-key", store_cookie_key),
+        Route("/inc-meta", increment_and_show_metadata),
+        Route("/grow/{size:int}", grow),
     ]
     middleware = [
         Middleware(SessionMiddleware, store=store, **options),
+        *([Middleware(PassThrough)] if load_in_other_task else []),
         Middleware(SessionAutoloadMiddleware),
     ]
     return Starlette(routes=routes, middleware=middleware)
@@ -113,13 +139,20 @@ class Harness:
 
     @contextmanager
     def client(
-        self, session_store: ConnectSessionStore | None = None, *, raise_errors: bool = True, **options: Any
+        self,
+        session_store: ConnectSessionStore | None = None,
+        *,
+        raise_errors: bool = True,
+        load_in_other_task: bool = False,
+        **options: Any,
     ) -> Iterator[TestClient]:
         """Starlette's test client for the app, running it on the store's loop (so it is not
         entered as a context manager: that would start a loop of its own).
         ``raise_errors=False`` turns the app's errors into 500 responses.
         """
-        app = make_app(session_store or ConnectSessionStore(self.store), **options)
+        app = make_app(
+            session_store or ConnectSessionStore(self.store), load_in_other_task=load_in_other_task, **options
+        )
         client = TestClient(app, raise_server_exceptions=raise_errors)
         client.portal = self.portal
         try:

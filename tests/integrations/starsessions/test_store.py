@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,9 +33,19 @@ def stored(h: Harness, sid: str) -> SessionData | None:
     return h.run(h.store.get, sid)
 
 
+def seconds_left_between(expires_ms: int, before_ms: int, after_ms: int) -> range:
+    """What starsessions may report as the seconds left of a session expiring at
+    ``expires_ms``, asked at some moment between ``before_ms`` and ``after_ms``: bounds
+    from the clock around the request, never from how fast the machine is.
+    """
+    return range((expires_ms - after_ms) // 1000 - 1, (expires_ms - before_ms) // 1000 + 1)
+
+
 def test_new_session_is_stored_in_express_session_shape(memory: Harness) -> None:
+    before = now_ms()
     with memory.client(lifetime=HOUR) as client:
         response = client.get("/inc")
+    after = now_ms()
     sid = session_cookie(response)
     assert sid
     session = stored(memory, sid)
@@ -47,7 +58,7 @@ def test_new_session_is_stored_in_express_session_shape(memory: Harness) -> None
     assert cookie["path"] == "/"
     expires = parse_expires(cookie["expires"])
     assert expires is not None
-    assert abs(expires - (Cookie.create(max_age_ms=HOUR * 1000).expires_ms or 0)) < 5000
+    assert before + HOUR * 1000 <= expires <= after + 1 + HOUR * 1000
 
 
 def test_modification_is_saved_under_the_same_id(memory: Harness) -> None:
@@ -126,13 +137,18 @@ def test_fixed_lifetime_keeps_its_exact_expiry_across_writes(memory: Harness) ->
         first = stored(memory, sid)
         for _ in range(3):
             client.get("/inc")
+        before = now_ms()
         meta = client.get("/meta").json()
+        after = now_ms()
     last = stored(memory, sid)
     assert first is not None
     assert last is not None
     assert last["cookie"]["expires"] == first["cookie"]["expires"]
     assert meta["lifetime"] == HOUR
-    assert HOUR - 5 <= meta["remaining"] <= HOUR
+    expires = parse_expires(last["cookie"]["expires"])
+    assert expires is not None
+    assert meta["remaining"] in seconds_left_between(expires, before, after)
+    assert meta["remaining"] <= HOUR
 
 
 def test_rolling_lifetime_moves_the_expiry(memory: Harness) -> None:
@@ -170,10 +186,13 @@ def test_a_session_written_by_express_is_read_with_its_expiry(memory: Harness) -
     with memory.client(lifetime=HOUR) as client:
         client.cookies.set("session", "fromexpress")
         data = client.get("/").json()
+        before = now_ms()
         meta = client.get("/meta").json()
+        after = now_ms()
     assert data == {"data": {"user": "bob", "cart": ["tea"]}}
     assert meta["lifetime"] == 600
-    assert 590 <= meta["remaining"] <= 600
+    assert meta["remaining"] in seconds_left_between(cookie.expires_ms or 0, before, after)
+    assert meta["remaining"] <= 600
 
 
 def test_the_cookie_key_is_reserved(memory: Harness) -> None:
@@ -254,3 +273,135 @@ def test_login_cart_logout(each_store: Harness) -> None:
         assert logout.status_code == 302
         assert stored(h, sid) is None
         assert client.get("/profile").status_code == 401
+
+
+def test_a_new_session_expires_exactly_at_created_plus_lifetime(memory: Harness) -> None:
+    """starsessions counts a fixed lifetime down from ``created`` in whole seconds; the stored
+    expiry is that instant to the millisecond, not one second short, whatever the rounding.
+    """
+    for _ in range(40):
+        with memory.client(lifetime=HOUR) as client:
+            response = client.get("/inc-meta")
+        sid = session_cookie(response)
+        assert sid
+        session = stored(memory, sid)
+        assert session is not None
+        created = response.json()["metadata"]["created"]
+        assert parse_expires(session["cookie"]["expires"]) == round(created * 1000) + HOUR * 1000
+        assert session["cookie"]["originalMaxAge"] == HOUR * 1000
+
+
+def test_metadata_holds_only_starsessions_own_keys(memory: Harness) -> None:
+    with memory.client(lifetime=HOUR) as client:
+        new = client.get("/inc-meta").json()["metadata"]
+        loaded = client.get("/inc-meta").json()["metadata"]
+    assert set(new) == {"lifetime", "created", "last_access"}
+    assert set(loaded) == {"lifetime", "created", "last_access"}
+    assert loaded["created"] == round(new["created"] * 1000) / 1000
+    assert loaded["lifetime"] == HOUR
+
+
+@pytest.mark.parametrize("options", [{"lifetime": 0}, {"lifetime": HOUR, "rolling": True}])
+def test_created_stays_when_the_cookie_cannot_carry_it(memory: Harness, options: dict[str, Any]) -> None:
+    """A browser-session cookie (``lifetime=0``, starsessions' default) has no expiry to
+    rebuild ``created`` from, and a rolling one moves it: ``created`` is kept beside.
+    """
+    with memory.client(**options) as client:
+        first = client.get("/inc-meta")
+        later = [client.get("/inc-meta").json()["metadata"] for _ in range(3)]
+    created = first.json()["metadata"]["created"]
+    assert [round(meta["created"] * 1000) for meta in later] == [round(created * 1000)] * 3  # to the ms
+    assert all(meta["last_access"] >= created for meta in later)
+    sid = session_cookie(first)
+    assert sid
+    session = stored(memory, sid)
+    assert session is not None
+    assert round(session["__metadata__"]["created"] * 1000) == round(created * 1000)
+    assert session["views"] == 4
+
+
+def test_an_express_session_without_expiry_gets_created_at_its_first_read(memory: Harness) -> None:
+    memory.run(memory.store.set, "fromexpress", {"cookie": Cookie.create().to_json(), "user": "bob"})
+    before = now_ms()
+    with memory.client() as client:
+        client.cookies.set("session", "fromexpress")
+        first = client.get("/inc-meta").json()["metadata"]
+        second = client.get("/inc-meta").json()["metadata"]
+    assert before <= first["created"] * 1000
+    assert second["created"] == first["created"]
+    session = stored(memory, "fromexpress")
+    assert session is not None
+    assert session["user"] == "bob"
+
+
+def test_a_session_loaded_in_another_task_keeps_its_id_and_unknown_ids_are_refused(memory: Harness) -> None:
+    """With a ``BaseHTTPMiddleware`` between starsessions' middlewares the session is read in
+    one task and written in another: the store itself then tells a live id from a new one.
+    """
+    with memory.client(lifetime=HOUR, load_in_other_task=True) as client:
+        first = client.get("/inc-meta")
+        second = client.get("/inc-meta")
+        client.cookies.set("session", "chosen-by-attacker")
+        third = client.get("/inc")
+    sid = session_cookie(first)
+    assert sid
+    assert session_cookie(second) == sid
+    assert second.json()["metadata"]["created"] == round(first.json()["metadata"]["created"] * 1000) / 1000
+    session = stored(memory, sid)
+    assert session is not None
+    assert session["views"] == 2
+    adopted = session_cookie(third)
+    assert adopted
+    assert adopted != "chosen-by-attacker"
+    assert stored(memory, "chosen-by-attacker") is None
+
+
+def test_login_in_another_task_still_gets_a_new_id(memory: Harness) -> None:
+    with memory.client(load_in_other_task=True) as client:
+        old = session_cookie(client.get("/inc"))
+        response = client.post("/login", json={"user": "alice"}, follow_redirects=False)
+    new = session_cookie(response)
+    assert old
+    assert new
+    assert new != old
+    session = stored(memory, new)
+    assert session is not None
+    assert session["user"] == "alice"
+
+
+def test_a_session_over_max_session_bytes_is_refused_and_the_stored_one_kept() -> None:
+    with harness("memory", Path()) as h:
+        session_store = ConnectSessionStore(h.store, max_session_bytes=1000)
+        with h.client(session_store, raise_errors=False, lifetime=HOUR) as client:
+            sid = session_cookie(client.get("/inc"))
+            assert sid
+            grown = client.get("/grow/2000")
+            kept = client.get("/grow/100")
+        assert grown.status_code == 500
+        assert session_cookie(grown) is None
+        assert kept.status_code == 200
+        session = stored(h, sid)
+    assert session is not None
+    assert session["blob"] == "x" * 100
+
+
+def test_max_session_bytes_is_checked_at_construction() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        ConnectSessionStore(MemoryStore(), max_session_bytes=0)
+    with pytest.raises(TypeError, match="int"):
+        ConnectSessionStore(MemoryStore(), max_session_bytes=1.5)  # type: ignore[arg-type]
+
+
+def test_a_corrupt_session_reads_as_new_and_its_id_is_not_logged(
+    memory: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """starsessions' cookie is the bare session id, a credential: the log line names no id."""
+    assert isinstance(memory.store, MemoryStore)
+    memory.store._sessions["secret-session-id"] = ("{not json", None)  # corrupt behind the store's back
+    with caplog.at_level("WARNING", logger="connectstore"), memory.client(lifetime=HOUR) as client:
+        client.cookies.set("session", "secret-session-id")
+        response = client.get("/inc")
+    assert response.json() == {"views": 1}
+    assert session_cookie(response) != "secret-session-id"
+    assert "corrupt" in caplog.text
+    assert "secret-session-id" not in caplog.text

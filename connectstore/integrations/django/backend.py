@@ -1,0 +1,209 @@
+"""``SESSION_ENGINE = "connectstore.integrations.django"``: Django's session backend over the
+configured connectstore store, each session kept in express-session's shape.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings  # type: ignore[import-untyped]
+from django.contrib.sessions.backends.base import (  # type: ignore[import-untyped]
+    CreateError,
+    SessionBase,
+    UpdateError,
+)
+
+from connectstore.blocking import BlockingStore
+from connectstore.cookie import Cookie
+from connectstore.errors import SessionDecodeError
+from connectstore.integrations.django.bridge import get_bridge, on_loop
+from connectstore.serializer import SessionData
+from connectstore.signing import generate_sid
+from connectstore.store import Store
+
+__all__ = ["CreateError", "SessionStore", "UpdateError"]
+
+logger = logging.getLogger("connectstore")
+
+
+async def _read(store: Store, sid: str) -> SessionData | None:
+    """The stored session, or None if missing, expired or corrupt (logged)."""
+    try:
+        return await store.get(sid)
+    except SessionDecodeError as exc:
+        logger.warning("session %r in the store is corrupt; starting a new session: %s", sid, exc)
+        return None
+
+
+async def _write(store: Store, sid: str, record: SessionData, must_create: bool) -> None:
+    exists = await store.get(sid) is not None
+    if must_create and exists:
+        raise CreateError
+    if not must_create and not exists:
+        raise UpdateError  # the session was deleted meanwhile: never resurrect it
+    await store.set(sid, record)
+
+
+def _django_cookie(expiry_age: int) -> Cookie:
+    """The express cookie for Django's cookie settings, expiring ``expiry_age`` seconds from now."""
+    same_site = settings.SESSION_COOKIE_SAMESITE
+    return Cookie.create(
+        max_age_ms=expiry_age * 1000,
+        secure=settings.SESSION_COOKIE_SECURE or None,
+        http_only=settings.SESSION_COOKIE_HTTPONLY,
+        domain=settings.SESSION_COOKIE_DOMAIN,
+        path=settings.SESSION_COOKIE_PATH,
+        same_site=same_site.lower() if isinstance(same_site, str) else None,
+    )
+
+
+class SessionStore(SessionBase):  # type: ignore[misc]
+    """Django's session backend over the configured connectstore store.
+
+    The session key is the store's session id (express-session's format); the stored value
+    is ``{"cookie": {...}, **data}`` with the cookie from ``get_expiry_age()`` and the
+    ``SESSION_COOKIE_*`` settings. ``save(must_create=True)`` raises :class:`CreateError`
+    if the key exists; ``save()`` raises :class:`UpdateError` if the session was deleted
+    meanwhile (it is never resurrected).
+    """
+
+    _session_key: str | None
+    _session_cache: dict[str, Any]
+    _stored_cookie: Mapping[str, Any] | None = None
+    """The cookie of the stored session as last loaded or saved (None: not known)."""
+
+    @property
+    def bridge(self) -> BlockingStore:
+        """The bridge the store runs behind."""
+        return get_bridge()
+
+    # --- what subclasses change ----------------------------------------------------------
+
+    def _store_id(self, key: str | None) -> str | None:
+        """The store's id of the session named ``key`` (here the key itself)."""
+        return key or None
+
+    def _new_record(self, data: Mapping[str, Any], expiry_age: int, must_create: bool) -> SessionData:
+        """The value to store for ``data``: a cookie from Django's settings, then the data."""
+        return {"cookie": _django_cookie(expiry_age).to_json(), **data}
+
+    def _get_new_session_key(self) -> str:
+        return generate_sid()  # express-session's id: 24 random bytes, URL-safe base64
+
+    async def _aget_new_session_key(self) -> str:
+        return self._get_new_session_key()
+
+    # --- shared by the sync and async paths ----------------------------------------------
+
+    def _loaded(self, stored: SessionData | None) -> dict[str, Any]:
+        """The data of ``stored``; a missing session forgets its key (never created here)."""
+        if stored is None:
+            self._session_key = None
+            self._stored_cookie = None
+            return {}
+        cookie = stored.get("cookie")
+        self._stored_cookie = cookie if isinstance(cookie, Mapping) else None
+        return {k: v for k, v in stored.items() if k != "cookie"}
+
+    def _target(self) -> str:
+        """The store id to write to; :class:`UpdateError` if loading found the session gone."""
+        sid = self._store_id(self._session_key)
+        if sid is None:
+            raise UpdateError
+        return sid
+
+    @classmethod
+    def clear_expired(cls) -> None:
+        """Nothing to do: stores expire sessions themselves."""
+
+    @classmethod
+    async def aclear_expired(cls) -> None:
+        """Nothing to do: stores expire sessions themselves."""
+
+    # --- sync --------------------------------------------------------------------------
+
+    def load(self) -> dict[str, Any]:
+        """The session's data; a missing or expired session forgets its key (never created here)."""
+        sid = self._store_id(self._session_key)
+        return self._loaded(self.bridge.run(_read(self.bridge.store, sid)) if sid else None)
+
+    def exists(self, session_key: str | None) -> bool:
+        """Whether the store holds a live session under ``session_key``."""
+        sid = self._store_id(session_key)
+        return sid is not None and self.bridge.get(sid) is not None
+
+    def create(self) -> None:
+        """Store a new, empty session under a fresh key."""
+        while True:
+            self._session_key = self._get_new_session_key()
+            try:
+                self.save(must_create=True)
+            except CreateError:
+                continue
+            self.modified = True
+            return
+
+    def save(self, must_create: bool = False) -> None:
+        """Store the session; :class:`CreateError` if ``must_create`` and the key exists,
+        :class:`UpdateError` if not ``must_create`` and the session is gone.
+        """
+        if self._session_key is None:
+            self.create()
+            return
+        data = self._get_session(no_load=must_create)
+        record = self._new_record(data, self.get_expiry_age(), must_create)
+        self.bridge.run(_write(self.bridge.store, self._target(), record, must_create))
+        self._stored_cookie = record["cookie"]
+
+    def delete(self, session_key: str | None = None) -> None:
+        """Delete ``session_key`` (default: this session) from the store."""
+        sid = self._store_id(session_key if session_key is not None else self._session_key)
+        if sid is not None:
+            self.bridge.destroy(sid)
+
+    # --- async (Django >= 5.1) ---------------------------------------------------------
+
+    async def aload(self) -> dict[str, Any]:
+        """See :meth:`load`."""
+        bridge = self.bridge
+        sid = self._store_id(self._session_key)
+        return self._loaded(await on_loop(bridge, _read(bridge.store, sid)) if sid else None)
+
+    async def aexists(self, session_key: str | None) -> bool:
+        """See :meth:`exists`."""
+        sid = self._store_id(session_key)
+        if sid is None:
+            return False
+        bridge = self.bridge
+        return await on_loop(bridge, bridge.store.get(sid)) is not None
+
+    async def acreate(self) -> None:
+        """See :meth:`create`."""
+        while True:
+            self._session_key = await self._aget_new_session_key()
+            try:
+                await self.asave(must_create=True)
+            except CreateError:
+                continue
+            self.modified = True
+            return
+
+    async def asave(self, must_create: bool = False) -> None:
+        """See :meth:`save`."""
+        if self._session_key is None:
+            await self.acreate()
+            return
+        data = await self._aget_session(no_load=must_create)
+        record = self._new_record(data, await self.aget_expiry_age(), must_create)
+        bridge = self.bridge
+        await on_loop(bridge, _write(bridge.store, self._target(), record, must_create))
+        self._stored_cookie = record["cookie"]
+
+    async def adelete(self, session_key: str | None = None) -> None:
+        """See :meth:`delete`."""
+        sid = self._store_id(session_key if session_key is not None else self._session_key)
+        if sid is not None:
+            bridge = self.bridge
+            await on_loop(bridge, bridge.store.destroy(sid))
