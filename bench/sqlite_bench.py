@@ -1,6 +1,6 @@
 """SQLiteStore get/set against raw aiosqlite and plain sqlite3 on the same file; cleanup of 1M rows.
 
-Run by hand: ``.venv/bin/python bench/sqlite_bench.py [--ops N] [--expired N] [--dir DIR]``.
+Run by hand: ``.venv/bin/python bench/sqlite_bench.py [--ops N] [--listing N] [--expired N] [--dir DIR]``.
 
 1. ``get``/``set``: sequential calls, one file (WAL, ``synchronous=NORMAL`` for all three),
    one table per contender with the store's schema (connect-sqlite3 layout + index on
@@ -10,7 +10,10 @@ Run by hand: ``.venv/bin/python bench/sqlite_bench.py [--ops N] [--expired N] [-
    gap between that column and the store is the adapter's own cost. Also ``get`` with
    100 concurrent callers. The contenders run in turn, 5 rounds each; the median round
    is reported.
-2. Cleanup: ``--expired`` expired rows plus 10% live rows; times ``purge_expired()``
+2. Listings: ``length()``, ``ids()`` and ``items()`` over ``--listing`` live sessions (median of
+   5 runs each): what a session's own ``cookie.expires`` check costs them (run the script
+   with the previous version of the package on ``PYTHONPATH`` to compare).
+3. Cleanup: ``--expired`` expired rows plus 10% live rows; times ``purge_expired()``
    (batched deletes) against the one ``DELETE ... WHERE ? > expired`` statement
    connect-sqlite3 runs, on identical copies. Meanwhile a writer on another connection
    calls ``set`` every 5 ms (its slowest call shows how long the purge held the write
@@ -174,6 +177,38 @@ async def bench_get_set(path: Path, ops: int) -> list[tuple[str, float, float, f
     ]
 
 
+async def bench_listing(path: Path, sessions: int) -> dict[str, float]:
+    """Median milliseconds of ``length()``, a full ``ids()`` and a full ``items()`` over ``sessions``."""
+    text = json.dumps(SESSION, separators=(",", ":"))
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(CREATE.format("sessions"))
+        conn.execute(INDEX.format("sessions"))
+        conn.executemany(
+            "INSERT INTO sessions VALUES (?, ?, ?)", ((f"s{i}", EXPIRED, text) for i in range(sessions))
+        )
+        conn.commit()
+
+    async def count(iterator: Any) -> int:
+        return sum([1 async for _ in iterator])
+
+    results: dict[str, float] = {}
+    async with SQLiteStore(path, cleanup_interval=None) as store:
+        calls: dict[str, Callable[[], Awaitable[int]]] = {
+            "length()": store.length,
+            "ids()": lambda: count(store.ids()),
+            "items()": lambda: count(store.items()),
+        }
+        for name, call in calls.items():
+            times = []
+            for _ in range(ROUNDS):
+                started = time.perf_counter()
+                assert await call() == sessions
+                times.append((time.perf_counter() - started) * 1000)
+            results[name] = statistics.median(times)
+    return results
+
+
 def fill_expired(path: Path, expired: int) -> None:
     """``expired`` rows already expired and ``expired // 10`` live ones, connect-sqlite3 style."""
     past, future = now_ms() - 60_000, now_ms() + 3_600_000
@@ -281,6 +316,7 @@ def ratio(store: float, other: float) -> str:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", type=int, default=20_000, help="operations per get/set measurement")
+    parser.add_argument("--listing", type=int, default=100_000, help="live sessions for the listings")
     parser.add_argument("--expired", type=int, default=1_000_000, help="expired rows for the cleanup run")
     parser.add_argument("--dir", type=Path, default=None, help="folder for the files (default: a temp dir)")
     args = parser.parse_args()
@@ -298,6 +334,13 @@ async def main() -> None:
                 f"| {op} | {store:,.0f} | {raw:,.0f} | {number(exact)} | {number(plain)} "
                 f"| {store / raw:.2f} | {ratio(store, exact)} | {ratio(store, plain)} |"
             )
+        if args.listing:
+            listing = await bench_listing(folder / "listing.db", args.listing)
+            print(f"\nlistings over {args.listing:,} live sessions (median ms of {ROUNDS} runs)\n")
+            print("| call | ms |")
+            print("|---|---:|")
+            for name, ms in listing.items():
+                print(f"| `{name}` | {ms:,.1f} |")
         if args.expired:
             cleanup = await bench_cleanup(folder, args.expired)
             print(f"\ncleanup of {args.expired:,} expired rows (+{args.expired // 10:,} live)\n")

@@ -27,6 +27,7 @@ from connectstore.errors import (
     UnsupportedOperationError,
 )
 from connectstore.memory import MemoryStore
+from connectstore.redaction import REDACTED, Credentials, redact_url, url_credentials
 from connectstore.serializer import JSONSerializer, Serializer, SessionData, decode_session
 from connectstore.session import Session, SessionNotFoundError, session_hash
 from connectstore.signing import (
@@ -48,10 +49,12 @@ __all__ = [
     "CAPABILITIES",
     "DEFAULT_TTL",
     "ENTRY_POINT_GROUP",
+    "REDACTED",
     "BlockingStore",
     "CircuitBreaker",
     "Cookie",
     "CookieOptions",
+    "Credentials",
     "JSONSerializer",
     "MemoryStore",
     "RequestInfo",
@@ -81,6 +84,7 @@ __all__ = [
     "open_store",
     "parse_cookie_header",
     "parse_expires",
+    "redact_url",
     "session_expires",
     "session_hash",
     "sign",
@@ -89,5 +93,6 @@ __all__ = [
     "ttl_seconds",
     "unsign",
     "unsign_cookie",
+    "url_credentials",
     "within",
 ]

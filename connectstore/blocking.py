@@ -2,7 +2,7 @@
 
 One background thread runs one event loop; every call from any thread is handed to that
 loop and waited for. The async store therefore always runs on the same loop, which is
-what connection pools bound to a loop (redis-py, aiosqlite) need.
+what connection pools bound to a loop (redis-py's, for one) need.
 
 The bridge survives a fork, as pre-fork servers do it (``gunicorn --preload``, uWSGI
 without ``lazy-apps``: the app is imported, then worker processes are forked). Its thread

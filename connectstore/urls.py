@@ -8,6 +8,7 @@ their schemes there; ``memory://`` is built in.
 from __future__ import annotations
 
 import math
+import traceback
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
@@ -15,6 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from connectstore.errors import StoreError, StoreURLError
 from connectstore.memory import MemoryStore
+from connectstore.redaction import Credentials, is_credential_name, url_credentials
 from connectstore.store import Store
 
 __all__ = ["ENTRY_POINT_GROUP", "StoreFactory", "installed_schemes", "open_store"]
@@ -62,7 +64,9 @@ def open_store(url: str, **options: Any) -> Store:
     Raises :class:`~connectstore.StoreURLError` for a URL without a scheme, with a scheme
     no installed distribution registers (the message lists the installed ones), or that
     its store refuses (a ``ValueError`` of the factory becomes a ``StoreURLError``). No
-    message repeats the URL's credentials.
+    message repeats a credential of the URL or of ``options`` (those named as in
+    :func:`~connectstore.redaction.is_credential_name`): they are masked in the factory's
+    errors too, whose driver-level cause is then not chained.
     """
     if not isinstance(url, str):
         raise TypeError(f"a store URL is a str, not {type(url).__name__}")
@@ -78,12 +82,39 @@ def open_store(url: str, **options: Any) -> Store:
             known = ", ".join(f"{name}://" for name in installed_schemes())
             raise StoreURLError(f"no store is installed for {scheme}://; installed schemes: {known}")
         factory = matches[0].load()
+    credentials = url_credentials(url) + Credentials(
+        value for name, value in options.items() if is_credential_name(name)
+    )
     try:
         store = factory(url, **options)
-    except StoreError:
-        raise
+    except StoreError as exc:
+        error = _without_credentials(exc, credentials)
     except ValueError as exc:
-        raise StoreURLError(f"{scheme}:// refused its URL or options: {exc}") from exc
-    if not isinstance(store, Store):
-        raise StoreURLError(f"the factory for {scheme}:// returned {type(store).__name__}, not a Store")
-    return store
+        refused = StoreURLError(f"{scheme}:// refused its URL or options: {exc}")
+        refused.__cause__ = exc
+        error = _without_credentials(refused, credentials)
+    else:
+        if not isinstance(store, Store):
+            raise StoreURLError(f"the factory for {scheme}:// returned {type(store).__name__}, not a Store")
+        return store
+    raise error  # outside the handler: no implicit __context__ (it may show a credential)
+
+
+def _without_credentials(error: StoreError, credentials: Credentials) -> StoreError:
+    """``error`` with ``credentials`` masked in its message; its cause and context are
+    dropped when a traceback of them would show a credential.
+    """
+    text = str(error)
+    if credentials.scrub(text) != text:
+        error.args = (credentials.scrub(text),)
+    if error.__cause__ is not None and _shows(error.__cause__, credentials):
+        error.__cause__ = None
+    if error.__context__ is not None and _shows(error.__context__, credentials):
+        error.__context__ = None
+    return error
+
+
+def _shows(exc: BaseException, credentials: Credentials) -> bool:
+    """Whether the traceback of ``exc`` (its causes and contexts included) shows a credential."""
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return credentials.scrub(text) != text

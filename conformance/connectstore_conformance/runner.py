@@ -17,9 +17,9 @@ import textwrap
 from pathlib import Path
 from typing import Any, TextIO
 
+from connectstore import redact_url, url_credentials
 from connectstore_conformance.collector import RESULTS_ENV
 from connectstore_conformance.probe import PROBE_TIMEOUT, probe_store, unreachable_cause
-from connectstore_conformance.redaction import redact_target, scrub
 from connectstore_conformance.target import CLEAR_ENV, TARGET_ENV, open_target
 
 LABELS = {"passed": "PASS", "failed": "FAIL", "not supported": "N/S ", "skipped": "SKIP"}
@@ -42,9 +42,11 @@ def run_check(
     that cannot be opened, or not read within ``probe_timeout`` seconds, reported in one
     line with credentials masked).
     """
+    credentials = url_credentials(target)
+    shown = redact_url(target)
     problem = asyncio.run(_probe(target, probe_timeout))
     if problem:
-        print(f"connectstore check: {scrub(problem, target)}", file=out)
+        print(f"connectstore check: {credentials.scrub(problem)}", file=out)
         return 2
     with tempfile.TemporaryDirectory(prefix="connectstore-check-") as workdir:
         ini = Path(workdir, "pytest.ini")
@@ -79,15 +81,15 @@ def run_check(
             command, env=env, stdout=None if verbose else subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
         if not results_file.exists():
-            print(f"connectstore check: the suite did not run against {redact_target(target)}", file=out)
+            print(f"connectstore check: the suite did not run against {shown}", file=out)
             if child.stdout:
-                print(scrub(child.stdout, target), file=out)
+                print(credentials.scrub(child.stdout), file=out)
             return 2
-        outcome = json.loads(scrub(results_file.read_text(), target))
-    report(redact_target(target), outcome, out)
+        outcome = json.loads(credentials.scrub(results_file.read_text()))
+    report(shown, outcome, out)
     if json_path:
         Path(json_path).write_text(
-            json.dumps({"target": redact_target(target), **_counts(outcome), **outcome}, indent=2) + "\n"
+            json.dumps({"target": shown, **_counts(outcome), **outcome}, indent=2) + "\n"
         )
     if outcome["errors"] or not outcome["results"]:
         return 2
@@ -120,7 +122,7 @@ async def _probe(target: str, timeout: float) -> str | None:
     """Open the target and read from it once, so a bad target or a store that is not there
     is one clear line, not 45 failures; the line, or None when the suite can run.
     """
-    where = redact_target(target)
+    where = redact_url(target)
     try:
         store = await open_target(target)
     except Exception as exc:

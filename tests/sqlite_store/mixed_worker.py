@@ -1,7 +1,8 @@
 """One worker process of the multi-process test: mixed operations on a shared SQLite file.
 
-Run as ``python -m tests.sqlite_store.mixed_worker DB WORKER OPS GO_FILE``. The worker waits
-for ``GO_FILE`` to exist (so that all workers start together), then runs ``OPS`` random
+Run as ``python -m tests.sqlite_store.mixed_worker DB WORKER OPS GO_FILE``. The worker opens
+the store, creates ``GO_FILE`` + ``.ready-WORKER`` and waits for ``GO_FILE`` to exist (the
+test creates it once every worker is ready, so that all start together), then runs ``OPS`` random
 set/get/touch/destroy calls on its own sids (checking every ``get`` against what it last
 wrote) and on a few sids every worker shares. It prints one JSON object: the final state
 it expects for its own sids, the last value it wrote to each shared sid, and every error.
@@ -30,15 +31,29 @@ def session(**data: Any) -> dict[str, Any]:
     return {"cookie": cookie, **data}
 
 
-async def run(db: str, worker: int, ops: int) -> dict[str, Any]:
+def ready_file(go_file: Path, worker: int) -> Path:
+    """The file worker ``worker`` creates once it is ready to start."""
+    return go_file.with_name(f"{go_file.name}.ready-{worker}")
+
+
+def ready_then_wait_for_go(go_file: Path, worker: int) -> None:
+    """Say this worker is ready, then wait for ``go_file`` (blocking: there is nothing else to do)."""
+    ready_file(go_file, worker).touch()
+    while not go_file.exists():
+        time.sleep(0.005)
+
+
+async def run(db: str, worker: int, ops: int, go_file: Path) -> dict[str, Any]:
     rng = random.Random(worker)
     own = [f"w{worker}-{i}" for i in range(OWN_SIDS)]
     shared = [f"shared-{i}" for i in range(SHARED_SIDS)]
     expected: dict[str, Any] = {}
     last_shared: dict[str, Any] = {}
     errors: list[str] = []
-    started = time.time()
     async with SQLiteStore(db, cleanup_interval=None) as store:
+        await store.length()  # opened: the file, its WAL mode and the table exist
+        ready_then_wait_for_go(go_file, worker)
+        started = time.time()
         for n in range(ops):
             sid = rng.choice(shared) if rng.random() < 0.2 else rng.choice(own)
             action = rng.choices(["set", "get", "touch", "destroy"], weights=[40, 30, 15, 15])[0]
@@ -74,9 +89,7 @@ async def run(db: str, worker: int, ops: int) -> dict[str, Any]:
 
 def main() -> None:
     db, worker, ops, go_file = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
-    while not go_file.exists():  # all workers start together
-        time.sleep(0.005)
-    print(json.dumps(asyncio.run(run(db, worker, ops))))
+    print(json.dumps(asyncio.run(run(db, worker, ops, go_file))))
 
 
 if __name__ == "__main__":

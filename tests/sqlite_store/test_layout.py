@@ -62,8 +62,13 @@ async def test_rows_written_by_connect_sqlite3_with_real_expiry_are_read(db_path
     async with SQLiteStore(db_path, clock=clock, cleanup_interval=None) as store:
         assert await store.get("node") == json.loads(text)
         assert await store.length() == 1
-        clock.now = T0 + 5000  # connect-sqlite3 keeps its row live through expired itself
+        clock.now = T0 + 4999
         assert await store.get("node") is not None
+        clock.now = T0 + 5000  # the cookie's own expiry: expired here (express-session's rule) ...
+        assert await store.get("node") is None
+        assert raw_rows(db_path, NODE_GET, ("node", T0 + 5000)), (
+            "... while connect-sqlite3 keeps it 1 ms more"
+        )
         clock.now = T0 + 5001
         assert await store.get("node") is None
         assert await store.length() == 0

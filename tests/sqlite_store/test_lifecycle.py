@@ -24,7 +24,7 @@ from .helpers import T0, FakeClock, raw_rows, session_at
 REPO = Path(__file__).resolve().parents[2]
 
 
-async def wait_until(condition: object, what: str, timeout: float = 15.0) -> None:
+async def wait_until(condition: object, what: str, timeout: float = 60.0) -> None:
     """Poll ``condition()`` until it is true; fail after ``timeout`` seconds (a hang, not speed)."""
     deadline = time.monotonic() + timeout
     while not condition():  # type: ignore[operator]
@@ -116,7 +116,11 @@ def run_python(code: str) -> subprocess.CompletedProcess[str]:
 def test_process_exits_when_its_event_loop_ends(
     db_path: Path, cleanup_interval: float | None, closes: bool
 ) -> None:
-    """Even a store nobody closed must not keep the process alive (its task closes it)."""
+    """Even a store nobody closed must not keep the process alive, nor say anything on the way.
+
+    (As the loop ends, the store's task lets go of the connection; more cases, such as a
+    loop closed without running its tasks, are in test_event_loops.py.)
+    """
     result = run_python(
         f"""
         import asyncio
@@ -135,7 +139,7 @@ def test_process_exits_when_its_event_loop_ends(
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "done"
-    assert ("was not closed" in result.stderr) is not closes
+    assert result.stderr == ""
 
 
 async def test_locked_database_fails_fast_then_recovers(db_path: Path) -> None:

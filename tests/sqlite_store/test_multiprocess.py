@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from connectstore_sqlite import SQLiteStore
 
 from .helpers import raw_rows
+from .mixed_worker import ready_file
 
 REPO = Path(__file__).resolve().parents[2]
 WORKERS = 4
@@ -38,11 +42,26 @@ def start_workers(db: Path, go_file: Path) -> list[subprocess.Popen[str]]:
     ]
 
 
+def wait_until_ready(workers: list[subprocess.Popen[str]], go_file: Path) -> None:
+    """Wait (bounded, generously) until every worker has started and opened the store."""
+    deadline = time.monotonic() + 300
+    while not all(ready_file(go_file, w).exists() for w in range(WORKERS)):
+        for process in workers:
+            if process.poll() is not None:
+                _, err = process.communicate()
+                pytest.fail(f"a worker ended before it was ready: {err}")
+        if time.monotonic() > deadline:
+            pytest.fail("the workers did not get ready")
+        time.sleep(0.02)
+
+
 async def test_four_processes_mixed_operations_on_one_file(tmp_path: Path) -> None:
     db = tmp_path / "shared.db"
     go_file = tmp_path / "go"
-    # the file does not exist yet: the workers create it, and switch it to WAL, all at once
+    # the file does not exist yet: the workers create it, and switch it to WAL, all at once;
+    # then each waits for the go (a slow start-up must not let one finish before another starts)
     workers = start_workers(db, go_file)
+    wait_until_ready(workers, go_file)
     go_file.touch()
     reports: list[dict[str, Any]] = []
     for process in workers:

@@ -7,7 +7,6 @@ be downloaded, npm builds it from source against the local Node headers
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from pathlib import Path
@@ -15,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from connectstore import JSONSerializer, format_expires, now_ms
+from connectstore import JSONSerializer, format_expires, is_expired, now_ms
 from connectstore_sqlite import SQLiteStore
 from tests.node import npm_project, run_node
 
-from .helpers import raw_rows
+from .helpers import FakeClock, raw_rows
 
 PACKAGES = ("express-session@1.19.0", "connect-sqlite3@0.9.18")
 
@@ -40,11 +39,21 @@ function generate(sid, maxAge, data) {  // what express-session's store.generate
   return req.session;
 }
 
+// The cookie ran out while it was being saved (a 1 ms maxAge on a loaded machine): its
+// expires is `ago` ms past and the store reads maxAge 0, so connect-sqlite3 writes
+// `expired = now + oneDay`. Made deterministic instead of racing the clock.
+function ranOutWhileSaved(cookie, maxAge, ago) {
+  cookie.expires = new Date(Date.now() - ago);
+  cookie.originalMaxAge = maxAge;
+  Object.defineProperty(cookie, 'maxAge', { value: 0 });
+}
+
 store.client.once('connect', async () => {
   const results = [];
   for (const op of input.ops) {
     if (op.op === 'set') {
       const sess = generate(op.sid, op.maxAge, op.data);
+      if (op.ranOutAgo !== undefined) ranOutWhileSaved(sess.cookie, op.maxAge, op.ranOutAgo);
       await call((cb) => store.set(op.sid, sess, cb));
       results.push(JSON.parse(JSON.stringify(sess)));
     } else if (op.op === 'get') {
@@ -129,7 +138,9 @@ async def test_sessions_written_here_are_read_by_connect_sqlite3(node_project: P
 
 
 async def test_touch_from_either_side_is_seen_by_the_other(node_project: Path, db_path: Path) -> None:
-    [node_written] = node(node_project, db_path, {"op": "set", "sid": "n", "maxAge": 2_000, "data": {"v": 1}})
+    [node_written] = node(
+        node_project, db_path, {"op": "set", "sid": "n", "maxAge": 300_000, "data": {"v": 1}}
+    )
     async with SQLiteStore(db_path, cleanup_interval=None) as store:
         new_expires = format_expires(now_ms() + 600_000)
         new_cookie = {**node_written["cookie"], "originalMaxAge": 600_000, "expires": new_expires}
@@ -137,31 +148,48 @@ async def test_touch_from_either_side_is_seen_by_the_other(node_project: Path, d
         [seen_by_node] = node(node_project, db_path, {"op": "get", "sid": "n"})
         assert seen_by_node == {"cookie": new_cookie, "v": 1}, "the stored cookie tells the new expiry"
 
-        await store.set("p", {"cookie": {**new_cookie, "expires": format_expires(now_ms() + 2_000)}, "v": 2})
-        [touched_cookie, after_touch] = node(
-            node_project, db_path, {"op": "touch", "sid": "p", "maxAge": 600_000}, {"op": "get", "sid": "p"}
+        await store.set(
+            "p", {"cookie": {**new_cookie, "expires": format_expires(now_ms() + 300_000)}, "v": 2}
         )
+        before = now_ms()
+        [touched_cookie, after_touch] = node(
+            node_project, db_path, {"op": "touch", "sid": "p", "maxAge": 900_000}, {"op": "get", "sid": "p"}
+        )
+        after = now_ms()
         assert after_touch["v"] == 2
         [(expired,)] = raw_rows(db_path, "SELECT expired FROM sessions WHERE sid = 'p'")
-        assert abs(expired - (now_ms() + 600_000)) < 60_000, "connect-sqlite3 moved the expiry"
-        assert touched_cookie["originalMaxAge"] == 600_000
+        assert before + 900_000 <= expired <= after + 900_000, "connect-sqlite3 moved the expiry"
+        assert touched_cookie["originalMaxAge"] == 900_000
         assert await store.get("p") == after_touch
 
 
 async def test_expired_rows_of_connect_sqlite3_are_invisible_here(node_project: Path, db_path: Path) -> None:
+    """Whatever connect-sqlite3 wrote in ``expired``, a session whose cookie expired is gone here.
+
+    "ran-out" is the CI failure made deterministic: its cookie ran out while it was saved,
+    so connect-sqlite3 gave the row a whole day. "short" expires by its column too. The
+    store reads at a clock two minutes on, so the machine's speed does not matter.
+    """
     node(
         node_project,
         db_path,
-        {"op": "set", "sid": "short", "maxAge": 1, "data": {}},
-        {"op": "set", "sid": "long", "maxAge": 60_000, "data": {}},
+        {"op": "set", "sid": "ran-out", "maxAge": 1, "data": {}, "ranOutAgo": 10_000},
+        {"op": "set", "sid": "short", "maxAge": 60_000, "data": {}},
+        {"op": "set", "sid": "long", "maxAge": 3_600_000, "data": {}},
     )
-    await asyncio.sleep(0.01)
-    async with SQLiteStore(db_path, cleanup_interval=None) as store:
+    [(expired, sess)] = raw_rows(db_path, "SELECT expired, sess FROM sessions WHERE sid = 'ran-out'")
+    assert expired > now_ms() + 12 * 3_600_000, "connect-sqlite3 gave it a day"
+    assert is_expired(json.loads(sess)), "while its cookie has expired"
+    later = FakeClock(now_ms() + 120_000)
+    async with SQLiteStore(db_path, clock=later, cleanup_interval=None) as store:
+        assert await store.get("ran-out") is None
         assert await store.get("short") is None
+        assert (await store.get("long") or {})["cookie"]["originalMaxAge"] == 3_600_000
         assert await store.length() == 1
         assert list(await store.all()) == ["long"]
-        assert await store.purge_expired() == 1
-    assert json.loads(json.dumps(raw_rows(db_path, "SELECT sid FROM sessions"))) == [["long"]]
+        assert [sid async for sid in store.ids()] == ["long"]
+        assert await store.purge_expired() == 2
+    assert raw_rows(db_path, "SELECT sid FROM sessions") == [("long",)]
 
 
 async def test_custom_table_name_is_shared(node_project: Path, db_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from connectstore import StoreURLError, installed_schemes, open_store
+from connectstore import StoreUnavailableError, StoreURLError, installed_schemes, open_store
 from connectstore_sqlite import SQLiteStore, check_table_name, parse_sqlite_url
 
 from .helpers import raw_rows, session_at
@@ -153,3 +153,54 @@ def test_bad_options_are_refused(options: dict[str, object], message: str) -> No
 def test_empty_path_is_refused() -> None:
     with pytest.raises(ValueError, match="path"):
         SQLiteStore("")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite://admin:hunter2@db.example/x.db",
+        "sqlite://:hunter2@/x.db",
+        "sqlite:///x.db?password=hunter2",
+        "sqlite:///x.db?ttl=60&secret=hunter2&table=bad;name",
+        "sqlite:///x.db?ttl=1&ttl=2&token=hunter2",
+        "sqlite:///x.db#hunter2",
+        "sqlite:///x.db?ttl=inf",
+        "sqlite:///x.db?ttl=nan",
+        "sqlite:///x.db?busy_timeout=-1",
+        "sqlite:///x%00.db",
+    ],
+)
+def test_url_errors_are_typed_and_never_repeat_a_secret(url: str) -> None:
+    with pytest.raises(StoreURLError) as caught:
+        open_store(url)
+    messages = []
+    error: BaseException | None = caught.value
+    while error is not None:
+        messages += [str(error), repr(error)]
+        error = error.__cause__ or error.__context__
+    assert messages
+    assert not [m for m in messages if "hunter2" in m], messages
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"ttl": "60"}, {"ttl": True}, {"busy_timeout": None}, {"cleanup_interval": "10"}, {"synchronous": 1}],
+)
+def test_options_of_the_wrong_type_are_a_type_error(options: dict[str, object]) -> None:
+    with pytest.raises(TypeError):
+        SQLiteStore(":memory:", **options)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        open_store("sqlite://:memory:", **options)
+
+
+async def test_unreachable_path_is_unavailable_and_says_where(tmp_path: Path) -> None:
+    path = tmp_path / "no" / "such" / "dir" / "x.db"
+    store = open_store(f"sqlite:///{path}?table=app_sessions")
+    assert repr(store) == f"SQLiteStore({str(path)!r}, table='app_sessions')"
+    try:
+        with pytest.raises(StoreUnavailableError, match="unable to open") as caught:
+            await store.get("a")
+        assert str(path) in str(caught.value)
+    finally:
+        await store.close()
+    assert not path.parent.exists()

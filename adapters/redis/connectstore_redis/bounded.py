@@ -27,8 +27,7 @@ from typing import TypeVar
 
 from redis import exceptions as redis_errors
 
-from connectstore import CircuitBreaker, StoreError, StoreUnavailableError
-from connectstore_redis.redaction import Secrets
+from connectstore import CircuitBreaker, Credentials, StoreError, StoreUnavailableError
 
 __all__ = ["UNAVAILABLE_ERRORS", "Bounded"]
 
@@ -79,7 +78,7 @@ class Bounded:
         prepare: Callable[[], Awaitable[object]] | None = None,
         *,
         breaker: CircuitBreaker | None = None,
-        secrets: Secrets | None = None,
+        secrets: Credentials | None = None,
     ) -> None:
         if not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
@@ -89,7 +88,7 @@ class Bounded:
         self._limit = asyncio.Semaphore(limit)
         self._prepare = prepare
         self._breaker = breaker
-        self._secrets = secrets or Secrets()
+        self._secrets = secrets or Credentials()
         self._tick = max(timeout / 4, 0.005)
         self._tokens = itertools.count()
         self._inflight: dict[int, tuple[asyncio.Task[object], float]] = {}

@@ -23,8 +23,7 @@ from redis.asyncio.connection import URL_QUERY_ARGUMENT_PARSERS
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from connectstore import StoreURLError
-from connectstore_redis.redaction import MASK, Secrets
+from connectstore import REDACTED, Credentials, StoreURLError, url_credentials
 from connectstore_redis.topology import Client
 
 __all__ = [
@@ -45,9 +44,6 @@ SCHEMES = {"redis": False, "rediss": False, "redis+cluster": True, "rediss+clust
 MAX_DB = 2**31 - 1
 """The largest database number Redis can be configured with (``databases`` is an int)."""
 
-CREDENTIAL_OPTIONS = frozenset({"password", "ssl_password"})
-"""Query arguments holding a credential: their values are never quoted in a message."""
-
 
 @dataclass(frozen=True)
 class StoreURL:
@@ -60,7 +56,7 @@ class StoreURL:
     """Store options given as query arguments, parsed."""
     display: str
     """The URL without its password or query, for reprs and messages."""
-    secrets: Secrets = field(repr=False)
+    secrets: Credentials = field(repr=False)
 
 
 def parse_store_url(url: str) -> StoreURL:
@@ -85,10 +81,10 @@ def parse_store_url(url: str) -> StoreURL:
         raise StoreURLError(
             f"{scheme}:// URL cannot be parsed: the host is not a name, an IPv4 or a bracketed IPv6 address"
         ) from None
-    secrets = Secrets([parts.password, *_query_credentials(parts.query)])
+    secrets = url_credentials(url) + Credentials([parts.password])
     userinfo, at, hostport = parts.netloc.rpartition("@")
     user, colon, password = userinfo.partition(":")
-    display_userinfo = f"{user}{':' + MASK if colon and password else ''}@" if at else ""
+    display_userinfo = f"{user}{':' + REDACTED if colon and password else ''}@" if at else ""
 
     def fail(message: str) -> StoreURLError:
         return StoreURLError(secrets.scrub(f"{message} in {scheme}://{display_userinfo}{hostport}"))
@@ -157,7 +153,7 @@ def make_client(
         "retry": Retry(NoBackoff(), 1),
         **(client_options or {}),
     }
-    secrets = url.secrets + Secrets([options.get("password"), options.get("ssl_password")])
+    secrets = url.secrets + Credentials([options.get("password"), options.get("ssl_password")])
     try:
         if url.cluster:
             return RedisCluster.from_url(url.client_url, max_connections=max_connections, **options)
@@ -178,17 +174,13 @@ def describe_client(client: Client) -> str:
     return f"Redis at {kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
 
 
-def secrets_of_client(client: Client) -> Secrets:
+def secrets_of_client(client: Client) -> Credentials:
     """The credentials ``client`` was configured with (to keep them out of messages)."""
     if isinstance(client, RedisCluster):
         kwargs: Mapping[str, Any] = getattr(client, "connection_kwargs", {}) or {}
     else:
         kwargs = client.connection_pool.connection_kwargs
-    return Secrets([kwargs.get("password"), kwargs.get("ssl_password")])
-
-
-def _query_credentials(query: str) -> list[str]:
-    return [value for name, value in parse_qsl(query, keep_blank_values=True) if name in CREDENTIAL_OPTIONS]
+    return Credentials([kwargs.get("password"), kwargs.get("ssl_password")])
 
 
 _DATABASE = re.compile(r"/([0-9]+)/?")

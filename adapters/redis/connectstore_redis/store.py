@@ -23,6 +23,7 @@ from redis.asyncio import Redis, RedisCluster
 from connectstore import (
     DEFAULT_TTL,
     CircuitBreaker,
+    Credentials,
     JSONSerializer,
     SerializationError,
     Serializer,
@@ -46,7 +47,6 @@ from connectstore_redis.dedupe import DEFAULT_WINDOW, RecentKeys
 from connectstore_redis.expiry import live_session, ttl_for
 from connectstore_redis.keys import KeySpace
 from connectstore_redis.loops import Binding, LoopClients
-from connectstore_redis.redaction import Secrets
 from connectstore_redis.topology import Client, Topology, topology_for
 
 __all__ = [
@@ -239,7 +239,7 @@ class RedisStore(Store):
         options = {**parsed.options, **options}
         timeout = options.get("timeout", DEFAULT_TIMEOUT)
         max_concurrency = options.get("max_concurrency", DEFAULT_MAX_CONCURRENCY)
-        secrets = parsed.secrets + Secrets(
+        secrets = parsed.secrets + Credentials(
             (client_options or {}).get(k) for k in ("password", "ssl_password")
         )
 

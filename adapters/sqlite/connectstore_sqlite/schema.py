@@ -10,8 +10,14 @@ can share one file::
 live while ``now <= expired``). connect-sqlite3 writes ``expired`` as a REAL, this store
 as an INTEGER; both compare as numbers.
 
+A row is live when its ``expired`` column says so **and** the session's own
+``cookie.expires`` is not past (:data:`COOKIE_EXPIRED`): connect-sqlite3 can write a
+column that outlives the cookie (``expired = maxAge ? now + maxAge : now + oneDay``
+gives a day to a cookie whose ``maxAge`` reached 0 while it was being saved).
+
 The table name is the only text ever put into SQL: it is checked against
-:data:`TABLE_NAME` and quoted. Every value goes through a bound parameter.
+:data:`TABLE_NAME` and quoted. Every value goes through a bound parameter; statements
+name them (``:sid``, ``:now``, ``:now_iso``...).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["TABLE_NAME", "Statements", "check_table_name"]
+__all__ = ["COOKIE_EXPIRED", "LIVE", "TABLE_NAME", "Statements", "check_table_name"]
 
 TABLE_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 """What a table name may be: an SQL identifier of ASCII letters, digits and underscores."""
@@ -33,6 +39,34 @@ DELETE_BATCH: Final = 5000
 
 REPLACE_COOKIE_FUNCTION: Final = "connectstore_replace_cookie"
 """The SQL function ``touch`` uses to rewrite the stored cookie inside its UPDATE."""
+
+COOKIE_EXPIRED_FUNCTION: Final = "connectstore_cookie_expired"
+"""The SQL function ``(json_type, value, now)`` that reads a ``cookie.expires`` SQL cannot.
+
+:data:`COOKIE_EXPIRED` calls it only for a value that is not JavaScript's canonical
+``YYYY-MM-DDTHH:MM:SS.mmmZ`` text (what express-session and this store write), such as
+an RFC 1123 date or epoch milliseconds written by some other program.
+"""
+
+_EXPIRES: Final = "json_extract(sess, '$.cookie.expires')"
+
+COOKIE_EXPIRED: Final = (
+    "CASE WHEN json_valid(sess) THEN CASE "
+    f"WHEN {_EXPIRES} GLOB '????-??-??T??:??:??.???Z' THEN {_EXPIRES} <= :now_iso "
+    f"WHEN {_EXPIRES} IS NULL THEN 0 "
+    f"ELSE {COOKIE_EXPIRED_FUNCTION}(json_type(sess, '$.cookie.expires'), {_EXPIRES}, :now) END "
+    "ELSE 0 END"
+)
+"""SQL that is true when the row's own ``cookie.expires`` is at or before now.
+
+Canonical expiry text compares as text with ``:now_iso`` (``now`` in the same format,
+which sorts as time does); anything else goes to :data:`COOKIE_EXPIRED_FUNCTION`. A row
+whose ``sess`` is not JSON, or whose cookie has no expiry, is left to its ``expired``
+column (reading it raises :class:`~connectstore.SessionDecodeError` as before).
+"""
+
+LIVE: Final = f":now <= expired AND NOT ({COOKIE_EXPIRED})"
+"""SQL that is true for a live row: connect-sqlite3's ``now <= expired`` and a cookie not past."""
 
 
 def check_table_name(table: str) -> str:
@@ -82,65 +116,81 @@ class Statements:
 
     @property
     def get(self) -> str:
-        """``(sid, now)`` -> the stored text of a live session."""
-        return f"SELECT sess FROM {self.quoted} WHERE sid = ? AND ? <= expired"
+        """``:sid, :now, :now_iso`` -> the stored text of a live session."""
+        return f"SELECT sess FROM {self.quoted} WHERE sid = :sid AND {LIVE}"
 
     @property
     def upsert(self) -> str:
-        """``(sid, expired, sess)``: insert or replace, keeping the row's rowid."""
+        """``:sid, :expired, :sess``: insert or replace, keeping the row's rowid."""
         return (
-            f"INSERT INTO {self.quoted} (sid, expired, sess) VALUES (?, ?, ?) "
+            f"INSERT INTO {self.quoted} (sid, expired, sess) VALUES (:sid, :expired, :sess) "
             "ON CONFLICT (sid) DO UPDATE SET expired = excluded.expired, sess = excluded.sess"
         )
 
     @property
     def delete(self) -> str:
-        """``(sid,)``: remove one session, live or not."""
-        return f"DELETE FROM {self.quoted} WHERE sid = ?"
+        """``:sid``: remove one session, live or not."""
+        return f"DELETE FROM {self.quoted} WHERE sid = :sid"
 
     @property
     def touch(self) -> str:
-        """``(expired, cookie_text, sid, now)``: new expiry and cookie for a live session, one statement."""
+        """``:expired, :cookie, :sid, :now, :now_iso``: new expiry and cookie for a live session."""
         return (
-            f"UPDATE {self.quoted} SET expired = ?, sess = {REPLACE_COOKIE_FUNCTION}(sess, ?) "
-            "WHERE sid = ? AND ? <= expired"
+            f"UPDATE {self.quoted} SET expired = :expired, sess = {REPLACE_COOKIE_FUNCTION}(sess, :cookie) "
+            f"WHERE sid = :sid AND {LIVE}"
         )
 
     @property
     def expire_now(self) -> str:
-        """``(sid, now)``: delete a live session (a touch whose new expiry is already past)."""
-        return f"DELETE FROM {self.quoted} WHERE sid = ? AND ? <= expired"
+        """``:sid, :now``: delete a session (a touch whose new expiry is already past)."""
+        return f"DELETE FROM {self.quoted} WHERE sid = :sid AND :now <= expired"
 
     @property
     def count_live(self) -> str:
-        """``(now,)`` -> the number of live sessions."""
-        return f"SELECT COUNT(*) FROM {self.quoted} WHERE ? <= expired"
+        """``:now, :now_iso`` -> the number of live sessions."""
+        return f"SELECT COUNT(*) FROM {self.quoted} WHERE {LIVE}"
 
     @property
     def page_ids(self) -> str:
-        """``(after_rowid, now, limit)`` -> ``(rowid, sid)`` of live sessions, in rowid order."""
+        """``:after, :now, :now_iso, :limit`` -> ``(rowid, sid)`` of live sessions, in rowid order."""
         return (
             f"SELECT rowid, sid FROM {self.quoted} NOT INDEXED "
-            "WHERE rowid > ? AND ? <= expired ORDER BY rowid LIMIT ?"
+            f"WHERE rowid > :after AND {LIVE} ORDER BY rowid LIMIT :limit"
         )
 
     @property
     def page_items(self) -> str:
-        """``(after_rowid, now, limit)`` -> ``(rowid, sid, sess)`` of live sessions, in rowid order."""
+        """``:after, :now, :now_iso, :limit`` -> ``(rowid, sid, sess)`` of live sessions, in rowid order."""
         return (
             f"SELECT rowid, sid, sess FROM {self.quoted} NOT INDEXED "
-            "WHERE rowid > ? AND ? <= expired ORDER BY rowid LIMIT ?"
+            f"WHERE rowid > :after AND {LIVE} ORDER BY rowid LIMIT :limit"
         )
 
     @property
     def delete_expired_batch(self) -> str:
-        """``(now, limit)``: delete up to ``limit`` expired rows (connect-sqlite3's ``now > expired``)."""
+        """``:now, :limit``: delete up to ``limit`` rows whose ``expired`` is past (``now > expired``)."""
         return (
             f"DELETE FROM {self.quoted} WHERE rowid IN "
-            f"(SELECT rowid FROM {self.quoted} WHERE expired < ? LIMIT ?)"
+            f"(SELECT rowid FROM {self.quoted} WHERE expired < :now LIMIT :limit)"
+        )
+
+    @property
+    def page_cookie_expired(self) -> str:
+        """``:after, :now, :now_iso, :limit`` -> rowids of rows live by ``expired`` but not by cookie."""
+        return (
+            f"SELECT rowid FROM {self.quoted} NOT INDEXED "
+            f"WHERE rowid > :after AND :now <= expired AND ({COOKIE_EXPIRED}) ORDER BY rowid LIMIT :limit"
+        )
+
+    @property
+    def delete_cookie_expired(self) -> str:
+        """``:rowids`` (a JSON array), ``:now, :now_iso``: delete those still expired by cookie."""
+        return (
+            f"DELETE FROM {self.quoted} WHERE rowid IN (SELECT value FROM json_each(:rowids)) "
+            f"AND ({COOKIE_EXPIRED})"
         )
 
     @property
     def delete_any_batch(self) -> str:
-        """``(limit,)``: delete up to ``limit`` rows (``clear``)."""
-        return f"DELETE FROM {self.quoted} WHERE rowid IN (SELECT rowid FROM {self.quoted} LIMIT ?)"
+        """``:limit``: delete up to ``limit`` rows (``clear``)."""
+        return f"DELETE FROM {self.quoted} WHERE rowid IN (SELECT rowid FROM {self.quoted} LIMIT :limit)"

@@ -6,7 +6,9 @@
 
 Query parameters set options: ``?table=sessions&ttl=86400&cleanup_interval=900&busy_timeout=5
 &synchronous=NORMAL`` (``cleanup_interval=none`` turns the background sweep off). Keyword
-options given to ``open_store`` win over the URL's.
+options given to ``open_store`` win over the URL's. Anything else in the URL (a host,
+user info, a ``#fragment``, an unknown or repeated option) is a :class:`StoreURLError`,
+whose message never repeats user info or the value of an unknown option.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from urllib.parse import parse_qsl, unquote
 from connectstore import StoreURLError
 from connectstore_sqlite.store import SQLiteStore
 
-__all__ = ["open_sqlite_store", "parse_sqlite_url"]
+__all__ = ["open_sqlite_store", "parse_sqlite_url", "redact_sqlite_url"]
 
 
 def _number(value: str) -> float:
@@ -38,12 +40,31 @@ _OPTIONS: Final[dict[str, Callable[[str], Any]]] = {
 }
 
 
+def redact_sqlite_url(url: str) -> str:
+    """``url`` as error messages show it: user info and the values of unknown options masked."""
+    scheme, sep, rest = url.partition("://")
+    rest = rest.partition("#")[0]
+    location, question, query = rest.partition("?")
+    if "@" in location:
+        location = "***@" + location.rpartition("@")[2]
+    shown = []
+    for part in query.split("&") if query else []:
+        key, equals, _ = part.partition("=")
+        shown.append(part if key in _OPTIONS else f"{key}{equals}***")
+    return f"{scheme}{sep}{location}{question}{'&'.join(shown)}"
+
+
 def parse_sqlite_url(url: str) -> tuple[str, dict[str, Any]]:
     """Split a ``sqlite://`` URL into the database path and the constructor options it sets."""
+    if not isinstance(url, str):
+        raise TypeError(f"a store URL is a str, not {type(url).__name__}")
+    shown = redact_sqlite_url(url)
     scheme, sep, rest = url.partition("://")
     if not sep or scheme.lower() != "sqlite":
-        raise StoreURLError(f"{url!r} is not a sqlite:// URL")
-    rest, _, _fragment = rest.partition("#")
+        raise StoreURLError(f"{shown!r} is not a sqlite:// URL")
+    rest, hash_sign, _fragment = rest.partition("#")
+    if hash_sign:
+        raise StoreURLError(f"{shown!r}: a sqlite:// URL takes no #fragment")
     location, _, query = rest.partition("?")
     if location in (":memory:", "/:memory:"):
         path = ":memory:"
@@ -51,17 +72,20 @@ def parse_sqlite_url(url: str) -> tuple[str, dict[str, Any]]:
         path = unquote(location[1:])
     else:
         raise StoreURLError(
-            f"{url!r}: expected sqlite:///relative.db, sqlite:////absolute.db or sqlite://:memory:"
+            f"{shown!r}: expected sqlite:///relative.db, sqlite:////absolute.db or sqlite://:memory: "
+            "(no host or user info)"
         )
     options: dict[str, Any] = {}
     for key, value in parse_qsl(query, keep_blank_values=True):
         convert = _OPTIONS.get(key)
         if convert is None:
-            raise StoreURLError(f"{url!r}: unknown option {key!r}; known: {', '.join(sorted(_OPTIONS))}")
+            raise StoreURLError(f"{shown!r}: unknown option {key!r}; known: {', '.join(sorted(_OPTIONS))}")
+        if key in options:
+            raise StoreURLError(f"{shown!r}: option {key!r} is given twice")
         try:
             options[key] = convert(value)
         except ValueError:
-            raise StoreURLError(f"{url!r}: option {key}={value!r} is not a number") from None
+            raise StoreURLError(f"{shown!r}: option {key}={value!r} is not a number") from None
     return path, options
 
 
@@ -71,4 +95,4 @@ def open_sqlite_store(url: str, **options: Any) -> SQLiteStore:
     try:
         return SQLiteStore(path, **{**from_url, **options})
     except ValueError as exc:
-        raise StoreURLError(f"{url!r}: {exc}") from exc
+        raise StoreURLError(f"{redact_sqlite_url(url)!r}: {exc}") from exc

@@ -37,7 +37,7 @@ from surrealdb import (
 )
 from websockets.exceptions import WebSocketException
 
-from connectstore import CircuitBreaker, StoreError, StoreUnavailableError
+from connectstore import CircuitBreaker, Credentials, StoreError, StoreUnavailableError
 from connectstore_surrealdb.auth import Auth, TokenAuth
 
 __all__ = ["Connection", "SurrealClient"]
@@ -278,9 +278,7 @@ class Connection:
     def _scrubbed(self, exc: BaseException) -> tuple[str, BaseException | None]:
         """``exc`` as text without any secret of ``auth``, and the cause to chain (None if it held one)."""
         text = f"{type(exc).__name__}: {exc}"
-        scrubbed = text
-        for secret in self._secrets:
-            scrubbed = scrubbed.replace(secret, "***")
+        scrubbed = self._secrets.scrub(text)
         return scrubbed, (exc if scrubbed == text else None)
 
     def _forget(self, link: _Link, client: SurrealClient) -> None:
@@ -292,15 +290,11 @@ class Connection:
         _abort(client)  # a dead peer must not slow the failing call with a closing handshake
 
 
-def _secrets_of(auth: Auth | None) -> tuple[str, ...]:
+def _secrets_of(auth: Auth | None) -> Credentials:
     """The texts of ``auth`` that no message may show."""
     if isinstance(auth, TokenAuth):
-        secrets = [auth.token]
-    elif auth is not None:
-        secrets = [auth.password]
-    else:
-        secrets = []
-    return tuple(secret for secret in secrets if secret)
+        return Credentials([auth.token])
+    return Credentials([] if auth is None else [auth.password])
 
 
 def _alive(client: SurrealClient) -> bool:

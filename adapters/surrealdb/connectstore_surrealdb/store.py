@@ -29,12 +29,12 @@ from connectstore import (
     decode_session,
     is_expired,
     now_ms,
+    redact_url,
     session_expires,
 )
 from connectstore_surrealdb import queries
 from connectstore_surrealdb.auth import Auth, auth_from
 from connectstore_surrealdb.connection import Connection, SurrealClient
-from connectstore_surrealdb.redaction import redact_url
 from connectstore_surrealdb.sweeper import Sweeper
 
 __all__ = ["REMOTE_SCHEMES", "SCHEMES", "SurrealDBStore"]

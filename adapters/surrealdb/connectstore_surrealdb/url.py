@@ -13,9 +13,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from connectstore import StoreURLError
+from connectstore import StoreURLError, redact_url, url_credentials
 from connectstore_surrealdb.auth import Auth, DatabaseAuth, NamespaceAuth, RootAuth, TokenAuth
-from connectstore_surrealdb.redaction import redact_url
 from connectstore_surrealdb.store import REMOTE_SCHEMES, SCHEMES, SurrealDBStore
 
 __all__ = ["open_from_url", "options_from_url"]
@@ -43,7 +42,7 @@ def open_from_url(url: str, **options: Any) -> SurrealDBStore:
     except StoreURLError:
         raise
     except ValueError as exc:  # a bad table, namespace, ttl...: the URL is what is wrong
-        raise StoreURLError(f"{redact_url(url)!r}: {exc}") from None
+        raise StoreURLError(url_credentials(url).scrub(f"{redact_url(url)!r}: {exc}")) from None
 
 
 def options_from_url(url: str) -> tuple[str, dict[str, Any]]:

@@ -32,7 +32,7 @@ def _skip_without_redis() -> None:
 @contextmanager
 def open_bridge(kind: str, tmp_path: Path) -> Iterator[BlockingStore]:
     """A :class:`BlockingStore` over a fresh store of ``kind``, opened (and closed, then the
-    bridge stopped) on the bridge's own loop, since aiosqlite and redis bind to their loop.
+    bridge stopped) on the bridge's own loop, where its connections live.
     """
     if kind == "redis":
         _skip_without_redis()  # before the bridge exists: a skip inside its factory would leak it
