@@ -1,11 +1,13 @@
 """Concurrent clients with ledgers, fault windows, and the figures of a soak run.
 
-Each :class:`Client` is one user over real TCP (its own ``httpx.AsyncClient``, its own
-cookie, requests spread over every worker URL as a load balancer would). It logs in,
-updates a sequence number, reads and logs out, and keeps a ledger: the state the server
-acknowledged (``(sid, n)`` or no session) or, after a failed request, the states the
-failure may have left (the old one or the attempted one). Every read is checked against
-the ledger, and at the end :func:`verify` checks the ledgers against the store itself.
+Each :class:`Client` is one user over real TCP with its own cookie, its requests spread
+over every worker URL as a load balancer would (the users share one pooled
+``httpx.AsyncClient`` from :func:`http_client`, which keeps no cookies: a user sends only
+the cookie it was given). It logs in, updates a sequence number, reads and logs out, and
+keeps a ledger: the state the server acknowledged (``(sid, n)`` or no session) or, after a
+failed request, the states the failure may have left (the old one or the attempted one).
+Every read is checked against the ledger, and at the end :func:`verify` checks the
+ledgers against the store itself.
 
 Loops are bounded by a deadline and a number of operations, and stop by themselves.
 """
@@ -13,6 +15,7 @@ Loops are bounded by a deadline and a number of operations, and stop by themselv
 from __future__ import annotations
 
 import asyncio
+import http.cookiejar
 import math
 import os
 import random
@@ -105,13 +108,21 @@ class Client:
         self.violations: list[str] = []
 
     async def request(self, op: str, method: str, path: str, **params: Any) -> httpx.Response | None:
-        """One request with this client's cookie; the reply (None on a transport error)."""
+        """One request with this client's cookie (and no other); the reply (None on a
+        transport error).
+        """
         headers = {"cookie": self.cookie} if self.cookie else {}
+        request = self.http.build_request(
+            method, self.rng.choice(self.urls) + path, params=params, headers=headers
+        )
+        sent = request.headers.get("cookie")
+        # An HTTP client with a cookie jar adds the last cookie any user received to a
+        # request that has none: a user without a session would then act on (regenerate,
+        # i.e. destroy) another user's session, and the ledgers would blame the store.
+        assert sent == self.cookie, f"{self.name} would send cookie {sent!r}, not its own {self.cookie!r}"
         started = time.monotonic()
         try:
-            reply = await self.http.request(
-                method, self.rng.choice(self.urls) + path, params=params, headers=headers
-            )
+            reply = await self.http.send(request)
         except httpx.HTTPError as exc:
             self.records.append(Record(op, started, time.monotonic(), 0, type(exc).__name__, str(exc)))
             return None
@@ -271,6 +282,24 @@ class RunResult:
         }
 
 
+class NoCookies(http.cookiejar.CookieJar):
+    """A cookie jar that never keeps a cookie (each :class:`Client` holds its own)."""
+
+    def __init__(self) -> None:
+        super().__init__(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+
+
+def http_client(clients: int) -> httpx.AsyncClient:
+    """The HTTP client ``clients`` users (plus the probe) share: pooled connections, no cookies.
+
+    httpx keeps the cookies of every response in the client's jar and adds them to any
+    request without a ``Cookie`` header; shared by every user, the jar would hand one
+    user's session to another (a user whose first login failed would log in with it).
+    """
+    limits = httpx.Limits(max_connections=clients + 4, max_keepalive_connections=clients + 4)
+    return httpx.AsyncClient(timeout=30.0, limits=limits, cookies=NoCookies())
+
+
 def _percentile(values: list[float], p: float) -> float:
     if not values:
         return 0.0
@@ -291,8 +320,7 @@ async def run_load(
     time. When the load ends every client settles its ledger.
     """
     rng = random.Random(seed)
-    limits = httpx.Limits(max_connections=profile.clients + 4, max_keepalive_connections=profile.clients + 4)
-    async with httpx.AsyncClient(timeout=30.0, limits=limits) as http:
+    async with http_client(profile.clients) as http:
         clients = [
             Client(f"{name}-c{i}", urls, random.Random(rng.random()), http) for i in range(profile.clients)
         ]
