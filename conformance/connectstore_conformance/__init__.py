@@ -5,9 +5,12 @@ empty store; every clause of the contract becomes a test. See the README for the
 """
 
 from connectstore_conformance.base import ConformanceBase, requires
+from connectstore_conformance.corruption import CorruptRecordChecks
 from connectstore_conformance.hostile import ConcurrencyChecks, HostileSidChecks
+from connectstore_conformance.memory import ListingMemoryChecks
 from connectstore_conformance.model import ModelChecks, store_state_machine
 from connectstore_conformance.optional import ListingChecks, TouchChecks
+from connectstore_conformance.outage import OutageChecks
 from connectstore_conformance.required import RequiredMethodChecks
 from connectstore_conformance.sessions import EVERY_JSON_TYPE, HOSTILE_SIDS, make_session, without_cookie
 
@@ -16,9 +19,12 @@ __all__ = [
     "HOSTILE_SIDS",
     "ConcurrencyChecks",
     "ConformanceBase",
+    "CorruptRecordChecks",
     "HostileSidChecks",
     "ListingChecks",
+    "ListingMemoryChecks",
     "ModelChecks",
+    "OutageChecks",
     "RequiredMethodChecks",
     "StoreConformance",
     "TouchChecks",
@@ -30,6 +36,9 @@ __all__ = [
 
 
 class StoreConformance(
+    ListingMemoryChecks,
+    OutageChecks,
+    CorruptRecordChecks,
     ModelChecks,
     ConcurrencyChecks,
     HostileSidChecks,

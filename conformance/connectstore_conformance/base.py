@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, TypeVar
@@ -15,10 +17,16 @@ from connectstore_conformance import reachability
 from connectstore_conformance.plugin import CAPABILITY_MARKER
 from connectstore_conformance.probe import PROBE_TIMEOUT, probe_store
 from connectstore_conformance.sessions import make_session
+from connectstore_conformance.verdicts import SESSION, attributed, call, shown, violation
 
 NOT_SUPPORTED = "not supported"
 #: Seconds added after a session's expiry (and slack) before checking that it is gone.
 EXPIRY_MARGIN = 0.15
+#: The fraction of a second added to the whole seconds of a short-lived session's lifetime.
+#: A store that rounds lifetimes up to whole seconds (and computed the lifetime within this
+#: fraction after the cookie was made) keeps the session at least ``1 - ROUNDING_FRACTION``
+#: seconds too long, more than :data:`EXPIRY_MARGIN`: the expiry checks catch it every time.
+ROUNDING_FRACTION = 0.4
 
 T = TypeVar("T")
 
@@ -41,13 +49,67 @@ class ConformanceBase:
     * ``expiry_slack``: seconds the store may keep an expired session visible (a store
       that rounds lifetimes up to whole seconds needs 1.0).
     * ``time_scale``: multiplies every wait, for slow stores.
-    * ``short_expiry``: the lifetime (seconds) of the sessions the expiry checks wait out;
-      ``short_lived_attempts``: how often such a check doubles it when the machine was too
-      slow to act on the session while it was surely alive.
+    * ``short_expiry``: the lifetime (seconds) of the sessions the expiry checks wait out:
+      its whole seconds (scaled, at least 1) plus 0.4 s, so that a store rounding lifetimes
+      up to whole seconds is caught every time; ``short_lived_attempts``: how often such a
+      check stores the session again (doubling the whole seconds when the machine was too
+      slow to act on the session while it was surely alive).
     * ``model_examples`` / ``model_steps``: the Hypothesis budget of the model-based check.
     """
 
     pytestmark: ClassVar[list[pytest.MarkDecorator]] = [pytest.mark.asyncio]
+    #: The name of the clause being checked (set before each check runs).
+    clause: str = "?"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every check the suite defines reports an unexpected exception as the store's
+        failure (naming the store call) or as the suite's own internal error, never mixed up.
+        """
+        super().__init_subclass__(**kwargs)
+        if not cls.__module__.startswith("connectstore_conformance."):
+            return
+        for name, value in list(vars(cls).items()):
+            if name.startswith("test_") and inspect.iscoroutinefunction(value):
+                setattr(cls, name, attributed(value))
+
+    @pytest.fixture(autouse=True)
+    def _name_the_clause(self, request: pytest.FixtureRequest) -> None:
+        """Remember which clause runs, for the failure messages."""
+        self.clause = request.node.name
+
+    def expect(self, ok: bool, what: str, expected: str, got: object, detail: str = "") -> None:
+        """Fail this clause unless ``ok``: after ``what`` (a store call, see
+        :func:`~connectstore_conformance.verdicts.call`) it expected ``expected`` and got ``got``.
+        """
+        if not ok:
+            raise violation(self.clause, what, expected, got, detail)
+
+    def expect_equal(self, what: str, got: object, expected: object, detail: str = "") -> None:
+        """Fail this clause unless ``got == expected`` (``got`` came back from ``what``)."""
+        self.expect(got == expected, what, shown(expected), got, detail)
+
+    async def expect_data(self, store: Store, sid: str, expected: object, detail: str = "") -> None:
+        """Fail this clause unless ``get(sid)`` returns a session holding exactly the
+        application data ``expected`` (None: no session at all).
+        """
+        got = await store.get(sid)
+        data = got if not isinstance(got, dict) else {k: v for k, v in got.items() if k != "cookie"}
+        if expected is None:
+            self.expect(got is None, call("get", sid), "None", got, detail)
+        else:
+            self.expect(
+                isinstance(got, dict) and data == expected,
+                call("get", sid),
+                f"a session holding {shown(expected)}",
+                data if isinstance(got, dict) else got,
+                detail,
+            )
+
+    def short_lifetime(self) -> float:
+        """The lifetime (seconds) of a short-lived session: the whole seconds of
+        ``short_expiry * time_scale`` (at least 1) plus :data:`ROUNDING_FRACTION`.
+        """
+        return max(1, math.floor(self.short_expiry * self.time_scale)) + ROUNDING_FRACTION
 
     expiry_slack: ClassVar[float] = 0.0
     time_scale: ClassVar[float] = 1.0
@@ -114,27 +176,34 @@ class ConformanceBase:
         is surely alive; return what ``during()`` returned and the monotonic time after which
         the session has surely expired (its expiry plus ``expiry_slack``, scaled).
 
-        The session lives ``short_expiry * time_scale`` seconds. When the ``set`` and
-        ``during()`` together take longer than that (a slow, loaded machine), the session
-        may have expired before ``during()`` finished, so its result would prove nothing: the
-        attempt is destroyed and made again with twice the lifetime, up to
-        ``short_lived_attempts`` times.
+        The session lives :meth:`short_lifetime` seconds. When the ``set`` and ``during()``
+        together take longer than that (a slow, loaded machine), the session may have expired
+        before ``during()`` finished, so its result would prove nothing: the attempt is
+        destroyed and made again with twice the whole seconds. When the ``set`` alone took
+        longer than :data:`ROUNDING_FRACTION`, a store rounding lifetimes up could escape
+        detection, so the attempt is made again too (the last attempt is taken as it is).
         """
-        lifetime = self.short_expiry * self.time_scale
-        for _ in range(self.short_lived_attempts):
+        lifetime = self.short_lifetime()
+        attempts = max(1, self.short_lived_attempts)
+        for attempt in range(1, attempts + 1):
             began = time.monotonic()
             session = make_session(expires_in=lifetime, **data)
             made = time.monotonic()
             await store.set(sid, session)
+            stored = time.monotonic()
             result = await during()
-            if time.monotonic() < began + lifetime:
+            alive_throughout = time.monotonic() < began + lifetime
+            stored_promptly = stored - began < ROUNDING_FRACTION
+            if alive_throughout and (stored_promptly or attempt == attempts):
                 expired_by = made + lifetime + self.expiry_slack * self.time_scale + EXPIRY_MARGIN
                 return result, expired_by
             await store.destroy(sid)
-            lifetime *= 2
+            if not alive_throughout and attempt < attempts:
+                lifetime = 2 * math.floor(lifetime) + ROUNDING_FRACTION
         pytest.fail(
-            f"storing a session and acting on it took longer than its {lifetime / 2:g} s lifetime "
-            f"{self.short_lived_attempts} times: the machine is too slow for this check (raise time_scale)"
+            f"{self.clause}: storing a session ({call('set', sid, SESSION)}) and acting on it took "
+            f"longer than its {lifetime:g} s lifetime {attempts} times: the machine is too slow for "
+            "this check (raise time_scale)"
         )
 
     async def wait_until(self, moment: float) -> None:

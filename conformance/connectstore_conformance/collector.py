@@ -22,6 +22,9 @@ GROUPS = {
     "HostileSidChecks": "Hostile session ids",
     "ConcurrencyChecks": "Concurrency",
     "ModelChecks": "Model-based (Hypothesis)",
+    "OutageChecks": "Backend outage: fail fast, recover (needs a backend_outage fixture)",
+    "CorruptRecordChecks": "Corrupt stored data (needs a corrupt_record fixture)",
+    "ListingMemoryChecks": "Bounded memory of ids() and items()",
 }
 
 

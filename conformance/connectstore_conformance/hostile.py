@@ -10,6 +10,7 @@ import pytest
 from connectstore import Store
 from connectstore_conformance.base import ConformanceBase, requires
 from connectstore_conformance.sessions import HOSTILE_SIDS, make_session, without_cookie
+from connectstore_conformance.verdicts import SESSION, call, shown
 
 
 class HostileSidChecks(ConformanceBase):
@@ -22,7 +23,7 @@ class HostileSidChecks(ConformanceBase):
         for index, sid in enumerate(HOSTILE_SIDS):
             await store.set(sid, make_session(index=index, sid=sid))
         for index, sid in enumerate(HOSTILE_SIDS):
-            assert without_cookie(await store.get(sid)) == {"index": index, "sid": sid}, sid
+            await self.expect_data(store, sid, {"index": index, "sid": sid})
 
     async def test_hostile_sids_never_match_other_sessions(self, store: Store) -> None:
         """get() of a pattern-like sid (``*``, ``%``, ``.*``...) finds nothing when only other
@@ -31,10 +32,11 @@ class HostileSidChecks(ConformanceBase):
         await store.set("victim", make_session(owner="victim"))
         await store.set("a", make_session(owner="a"))
         for sid in HOSTILE_SIDS:
-            assert await store.get(sid) is None, sid
+            await self.expect_data(store, sid, None, "only 'victim' and 'a' are stored")
             await store.destroy(sid)
-        assert without_cookie(await store.get("victim")) == {"owner": "victim"}
-        assert without_cookie(await store.get("a")) == {"owner": "a"}
+        why = "after destroy() of every hostile sid, none of them stored"
+        await self.expect_data(store, "victim", {"owner": "victim"}, why)
+        await self.expect_data(store, "a", {"owner": "a"}, why)
 
     async def test_destroying_hostile_sids_removes_only_themselves(self, store: Store) -> None:
         """With every hostile sid stored, destroying one leaves all the others in place."""
@@ -43,9 +45,10 @@ class HostileSidChecks(ConformanceBase):
         await store.set("victim", make_session(sid="victim"))
         for position, sid in enumerate(HOSTILE_SIDS):
             await store.destroy(sid)
-            assert await store.get(sid) is None, sid
+            why = f"after {call('destroy', sid)}"
+            await self.expect_data(store, sid, None, why)
             for other in [*HOSTILE_SIDS[position + 1 :], "victim"]:
-                assert without_cookie(await store.get(other)) == {"sid": other}, (sid, other)
+                await self.expect_data(store, other, {"sid": other}, why)
 
     @requires("all")
     async def test_hostile_sids_are_listed_exactly(self, store: Store) -> None:
@@ -53,8 +56,9 @@ class HostileSidChecks(ConformanceBase):
         for sid in HOSTILE_SIDS:
             await store.set(sid, make_session(sid=sid))
         listed = await store.all()
-        assert sorted(listed) == sorted(HOSTILE_SIDS)
-        assert all(without_cookie(session) == {"sid": sid} for sid, session in listed.items())
+        self.expect_equal("sorted(all())", sorted(listed), sorted(HOSTILE_SIDS))
+        wrong = {sid: session for sid, session in listed.items() if without_cookie(session) != {"sid": sid}}
+        self.expect(not wrong, "all()", "each sid mapped to its own session", wrong)
 
     @requires("touch")
     async def test_touching_hostile_sids_touches_only_themselves(self, store: Store) -> None:
@@ -62,8 +66,8 @@ class HostileSidChecks(ConformanceBase):
         await store.set("victim", make_session(owner="victim"))
         for sid in HOSTILE_SIDS:
             await store.touch(sid, make_session(owner="attacker"))
-            assert await store.get(sid) is None, sid
-        assert without_cookie(await store.get("victim")) == {"owner": "victim"}
+            await self.expect_data(store, sid, None, f"after {call('touch', sid, SESSION)} of a missing sid")
+        await self.expect_data(store, "victim", {"owner": "victim"}, "after touch() of every hostile sid")
 
 
 class ConcurrencyChecks(ConformanceBase):
@@ -78,18 +82,28 @@ class ConcurrencyChecks(ConformanceBase):
         n = self.concurrency
         await asyncio.gather(*(store.set(f"c{i}", make_session(i=i)) for i in range(n)))
         got = await asyncio.gather(*(store.get(f"c{i}") for i in range(n)))
-        assert [without_cookie(s) for s in got] == [{"i": i} for i in range(n)]
+        for i, session in enumerate(got):
+            self.expect_equal(
+                call("get", f"c{i}"), without_cookie(session), {"i": i}, f"{n} concurrent set()"
+            )
         await asyncio.gather(*(store.destroy(f"c{i}") for i in range(0, n, 2)))
         got = await asyncio.gather(*(store.get(f"c{i}") for i in range(n)))
-        assert [s is None for s in got] == [i % 2 == 0 for i in range(n)]
+        for i, session in enumerate(got):
+            expected = None if i % 2 == 0 else {"i": i}
+            why = "concurrent destroy() of the even sids"
+            self.expect_equal(call("get", f"c{i}"), without_cookie(session), expected, why)
 
     async def test_concurrent_writes_to_one_sid_leave_one_written_value(self, store: Store) -> None:
         """Hundreds of concurrent set() on one sid end with exactly one of the written values."""
         n = self.concurrency
         await asyncio.gather(*(store.set("hot", make_session(writer=i, pad="x" * i)) for i in range(n)))
         final = without_cookie(await store.get("hot"))
-        assert final is not None
-        assert final in [{"writer": i, "pad": "x" * i} for i in range(n)]
+        self.expect(
+            final in [{"writer": i, "pad": "x" * i} for i in range(n)],
+            call("get", "hot"),
+            f"one of the {n} sessions written concurrently, whole",
+            final,
+        )
 
     async def test_concurrent_mixed_operations_on_one_sid(self, store: Store) -> None:
         """Concurrent set/get/touch/destroy on one sid raise nothing; every get() sees a whole
@@ -114,9 +128,13 @@ class ConcurrencyChecks(ConformanceBase):
 
         results = await asyncio.gather(*(operate(i) for i in range(self.concurrency)))
         for result in results:
-            if result is not None:
-                assert isinstance(result, dict)
-                assert without_cookie(result) in written
+            self.expect(
+                result is None or (isinstance(result, dict) and without_cookie(result) in written),
+                call("get", "hot"),
+                "None or one of the sessions written, whole",
+                result,
+                "racing set/touch/destroy of the same sid",
+            )
 
     @pytest.mark.parametrize("rounds", [3])
     async def test_interleaved_set_and_destroy_end_consistent(self, store: Store, rounds: int) -> None:
@@ -135,4 +153,48 @@ class ConcurrencyChecks(ConformanceBase):
 
             await asyncio.gather(*(worker(i) for i in range(50)))
             got = await asyncio.gather(*(store.get(f"w{i}") for i in range(50)))
-            assert [without_cookie(s) for s in got] == [None if i % 2 else {"v": 2} for i in range(50)]
+            for i, session in enumerate(got):
+                last = "destroy()" if i % 2 else "set() of {'v': 2}"
+                self.expect_equal(
+                    call("get", f"w{i}"),
+                    without_cookie(session),
+                    None if i % 2 else {"v": 2},
+                    f"its last call: {last}",
+                )
+
+    @requires("touch")
+    async def test_touch_racing_set_never_undoes_the_set(self, store: Store) -> None:
+        """A touch() racing a set() of the same live session never undoes the set: after both,
+        get() returns the data the set wrote (rounds of concurrent touch+set on 50 sids, each
+        set writing a value of its own; a touch that reads and writes back outside a
+        transaction loses them).
+        """
+        sids = [f"race-{i}" for i in range(50)]
+        await asyncio.gather(*(store.set(sid, make_session(round=-1, sid=sid)) for sid in sids))
+        undone: list[tuple[str, object, object]] = []
+        rounds = 4
+        for round_ in range(rounds):
+
+            async def race(index: int, sid: str, round_: int = round_) -> None:
+                touch = store.touch(sid, make_session(expires_in=7200, round=round_, stale=True))
+                write = store.set(sid, make_session(round=round_, sid=sid))
+                # Either may start first; a touch that starts first reads before the set lands.
+                await asyncio.gather(*((touch, write) if (index + round_) % 2 == 0 else (write, touch)))
+
+            await asyncio.gather(*(race(index, sid) for index, sid in enumerate(sids)))
+            got = await asyncio.gather(*(store.get(sid) for sid in sids))
+            for sid, session in zip(sids, got, strict=True):
+                expected = {"round": round_, "sid": sid}
+                if not (isinstance(session, dict) and without_cookie(session) == expected):
+                    undone.append(
+                        (sid, expected, without_cookie(session) if isinstance(session, dict) else session)
+                    )
+        if undone:
+            sid, wanted, found = undone[0]
+            self.expect(
+                False,
+                call("get", sid),
+                f"the data of the set() that raced {call('touch', sid, SESSION)}: {shown(wanted)}",
+                found,
+                f"{len(undone)} of {rounds * len(sids)} racing set() calls were undone",
+            )

@@ -25,6 +25,8 @@ from hypothesis.stateful import (
 from connectstore import SessionData, Store, format_expires, now_ms
 from connectstore_conformance.base import ConformanceBase
 from connectstore_conformance.sessions import make_session, without_cookie
+from connectstore_conformance.verdicts import Literal, shown, violation
+from connectstore_conformance.verdicts import call as describe
 
 T = TypeVar("T")
 
@@ -84,8 +86,13 @@ def store_state_machine(store: Store, loop: asyncio.AbstractEventLoop, timeout: 
 
         @rule(key=st.sampled_from(SID_KEYS))
         def get(self, key: str) -> None:
-            got = call(store.get(self.sid(key)))
-            assert without_cookie(got) == self.model.get(key), (key, got, self.model.get(key))
+            sid = self.sid(key)
+            got = call(store.get(sid))
+            expected = self.model.get(key)
+            assert without_cookie(got) == expected, (
+                f"{describe('get', sid)}: expected {shown(expected) if expected is not None else 'None'} "
+                f"(the model's data), got {shown(without_cookie(got) if isinstance(got, dict) else got)}"
+            )
 
         @rule(key=st.sampled_from(SID_KEYS))
         def destroy(self, key: str) -> None:
@@ -109,9 +116,9 @@ def store_state_machine(store: Store, loop: asyncio.AbstractEventLoop, timeout: 
         @rule()
         def all(self) -> None:
             listed = call(store.all())
-            assert {sid: without_cookie(s) for sid, s in listed.items()} == {
-                self.sid(key): data for key, data in self.model.items()
-            }
+            got = {sid: without_cookie(s) for sid, s in listed.items()}
+            expected = {self.sid(key): data for key, data in self.model.items()}
+            assert got == expected, f"all(): expected {shown(expected)} (the model), got {shown(got)}"
 
         @precondition(lambda self: "ids" in capabilities)
         @rule()
@@ -119,12 +126,15 @@ def store_state_machine(store: Store, loop: asyncio.AbstractEventLoop, timeout: 
             async def collect() -> list[str]:
                 return [sid async for sid in store.ids()]
 
-            assert sorted(call(collect())) == sorted(self.sid(key) for key in self.model)
+            got = sorted(call(collect()))
+            expected = sorted(self.sid(key) for key in self.model)
+            assert got == expected, f"ids(): expected {shown(expected)} (the model), got {shown(got)}"
 
         @precondition(lambda self: "length" in capabilities)
         @invariant()
         def length_matches_model(self) -> None:
-            assert call(store.length()) == len(self.model)
+            got = call(store.length())
+            assert got == len(self.model), f"length(): expected {len(self.model)} (the model), got {got!r}"
 
         def teardown(self) -> None:
             for key in SID_KEYS:
@@ -149,4 +159,12 @@ class ModelChecks(ConformanceBase):
             database=None,
             suppress_health_check=list(HealthCheck),
         )
-        await asyncio.to_thread(run_state_machine_as_test, machine, settings=budget)
+        try:
+            await asyncio.to_thread(run_state_machine_as_test, machine, settings=budget)
+        except AssertionError as error:
+            raise violation(
+                self.clause,
+                "the steps Hypothesis printed above (reproduced and shrunk)",
+                "the store to agree with the reference model",
+                Literal(str(error)),
+            ) from error

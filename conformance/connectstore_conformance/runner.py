@@ -14,13 +14,22 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from connectstore import redact_url, url_credentials
+from connectstore import redact_url, url_credentials, within
 from connectstore_conformance.collector import RESULTS_ENV
+from connectstore_conformance.knobs import KNOBS_ENV, KnobValue, encode_knobs
 from connectstore_conformance.probe import PROBE_TIMEOUT, probe_store, unreachable_cause
-from connectstore_conformance.target import CLEAR_ENV, TARGET_ENV, open_target
+from connectstore_conformance.target import (
+    CLEAR_ENV,
+    OTHER_ENV,
+    TARGET_ENV,
+    count_sessions,
+    non_empty_message,
+    open_target,
+)
 
 LABELS = {"passed": "PASS", "failed": "FAIL", "not supported": "N/S ", "skipped": "SKIP"}
 CHECK_TARGET = Path(__file__).with_name("check_target.py")
@@ -29,24 +38,36 @@ CHECK_TARGET = Path(__file__).with_name("check_target.py")
 def run_check(
     target: str,
     *,
+    other: str | None = None,
     clear: bool = False,
     json_path: str | None = None,
-    time_scale: float = 1.0,
-    examples: int | None = None,
+    knobs: Mapping[str, KnobValue] | None = None,
     verbose: bool = False,
     probe_timeout: float = PROBE_TIMEOUT,
     out: TextIO = sys.stdout,
 ) -> int:
-    """Run the whole suite against ``target``; print the report; return the exit status
-    (0 all passed, 1 a clause failed, 2 the suite could not run: a bad target, or a store
-    that cannot be opened, or not read within ``probe_timeout`` seconds, reported in one
-    line with credentials masked).
+    """Run the whole suite against ``target``; print the report; return the exit status.
+
+    ``other`` is a second target on the same backend in another namespace (the suite's
+    ``other_store``: without it the namespace clauses are not supported); ``knobs`` sets
+    class attributes of the suite (see :mod:`.knobs`, e.g. ``{"expiry_slack": 1.0}``);
+    ``clear`` allows deleting sessions already in the targets.
+
+    Exit status: 0 all passed, 1 a clause failed, 2 the suite could not run: a bad target,
+    a store that cannot be opened or not read within ``probe_timeout`` seconds, or one that
+    already holds sessions without ``clear``; each reported in one line, credentials masked.
     """
+    encoded_knobs = encode_knobs(knobs or {})
     credentials = url_credentials(target)
+    other_credentials = url_credentials(other or "")
     shown = redact_url(target)
-    problem = asyncio.run(_probe(target, probe_timeout))
+
+    def scrub(text: str) -> str:
+        return other_credentials.scrub(credentials.scrub(text))
+
+    problem = asyncio.run(_preflight(target, other, clear=clear, timeout=probe_timeout))
     if problem:
-        print(f"connectstore check: {credentials.scrub(problem)}", file=out)
+        print(f"connectstore check: {scrub(problem)}", file=out)
         return 2
     with tempfile.TemporaryDirectory(prefix="connectstore-check-") as workdir:
         ini = Path(workdir, "pytest.ini")
@@ -55,13 +76,12 @@ def run_check(
         env = {
             **os.environ,
             TARGET_ENV: target,
+            OTHER_ENV: other or "",
             CLEAR_ENV: "1" if clear else "0",
             RESULTS_ENV: str(results_file),
-            "CONNECTSTORE_CHECK_TIME_SCALE": str(time_scale),
+            KNOBS_ENV: encoded_knobs,
             "PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])),
         }
-        if examples is not None:
-            env["CONNECTSTORE_CHECK_EXAMPLES"] = str(examples)
         command = [
             sys.executable,
             "-m",
@@ -83,9 +103,9 @@ def run_check(
         if not results_file.exists():
             print(f"connectstore check: the suite did not run against {shown}", file=out)
             if child.stdout:
-                print(credentials.scrub(child.stdout), file=out)
+                print(scrub(child.stdout), file=out)
             return 2
-        outcome = json.loads(credentials.scrub(results_file.read_text()))
+        outcome = json.loads(scrub(results_file.read_text()))
     report(shown, outcome, out)
     if json_path:
         Path(json_path).write_text(
@@ -118,23 +138,42 @@ def report(target: str, outcome: dict[str, Any], out: TextIO) -> None:
     print(f"\n{line}", file=out)
 
 
-async def _probe(target: str, timeout: float) -> str | None:
+async def _preflight(target: str, other: str | None, *, clear: bool, timeout: float) -> str | None:
+    """What stops the suite before it starts, as one line (None when it can run): a bad
+    target, a store that is not there, or one that already holds sessions (unless ``clear``).
+    """
+    if other is not None and other == target:
+        return f"--other must name another namespace than the target, not {redact_url(other)} again"
+    for role, url in (("target", target), ("--other", other)):
+        if url is not None:
+            problem = await _probe(role, url, clear=clear, timeout=timeout)
+            if problem:
+                return problem
+    return None
+
+
+async def _probe(role: str, target: str, *, clear: bool, timeout: float) -> str | None:
     """Open the target and read from it once, so a bad target or a store that is not there
-    is one clear line, not 45 failures; the line, or None when the suite can run.
+    is one clear line, not 45 failures; then, unless ``clear``, make sure it holds no
+    sessions (the command never deletes data it did not write). The line, or None.
     """
     where = redact_url(target)
+    prefix = "" if role == "target" else f"{role}: "
     try:
         store = await open_target(target)
     except Exception as exc:
-        return f"cannot open {where}: {unreachable_cause(exc)}"
+        return f"{prefix}cannot open {where}: {unreachable_cause(exc)}"
     try:
         cause = await probe_store(store, timeout)
+        if cause is not None:
+            return f"{prefix}cannot reach the {type(store).__name__} at {where}: {cause}"
+        held = None if clear else await within(timeout, count_sessions(store), "counting its sessions")
     except Exception:
         return None  # the store answered, wrongly: the clauses will say how
     finally:
         await _close_quietly(store, timeout)
-    if cause is not None:
-        return f"cannot reach the {type(store).__name__} at {where}: {cause}"
+    if held:
+        return f"{prefix}{non_empty_message(type(store).__name__, where, held)}"
     return None
 
 

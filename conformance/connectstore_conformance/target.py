@@ -16,6 +16,8 @@ from connectstore import Store, open_store
 
 #: The environment variables ``connectstore check`` uses to hand its options to the suite run.
 TARGET_ENV = "CONNECTSTORE_CHECK_TARGET"
+#: The second namespace (``--other``), empty when none was given.
+OTHER_ENV = "CONNECTSTORE_CHECK_OTHER"
 CLEAR_ENV = "CONNECTSTORE_CHECK_CLEAR"
 
 
@@ -60,3 +62,11 @@ async def count_sessions(store: Store) -> int | None:
     if "all" in store.capabilities:
         return len(await store.all())
     return None
+
+
+def non_empty_message(store_name: str, where: str, held: int) -> str:
+    """Why the command refuses a store that already holds ``held`` sessions."""
+    return (
+        f"the {store_name} at {where} already holds {held} sessions; point the check at an "
+        "empty namespace, or pass --clear to let it delete them"
+    )

@@ -6,7 +6,9 @@ They are MemoryStore with one behaviour replaced, or a small dict-backed store.
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
+import math
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -176,3 +178,67 @@ class ClearRemovesForeignData(Store):
     async def length(self) -> int:
         keys = [k for k in self.backend.data if k.startswith(self.prefix)]
         return len([k for k in keys if await self.get(k[len(self.prefix) :]) is not None])
+
+
+class TouchWritesBackOutsideTransaction(MemoryStore):
+    """touch() reads the session and writes it back with the new cookie, outside any
+    transaction, waiting between the two as a network store waits for its read's answer:
+    a set() landing in between is undone.
+    """
+
+    async def touch(self, sid: str, session: SessionData) -> None:
+        current = await self.get(sid)
+        if current is None:
+            return
+        await asyncio.sleep(0)  # the round trip between the read and the write
+        current["cookie"] = session["cookie"]
+        await self.set(sid, current)
+
+
+class UpsertKeepsExpiry(MemoryStore):
+    """set() over a live session replaces its data but keeps its old expiry, as
+    ``ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess`` does.
+    """
+
+    async def set(self, sid: str, session: SessionData) -> None:
+        before = self._sessions.get(sid)
+        await super().set(sid, session)
+        after = self._sessions.get(sid)
+        if before is not None and after is not None and (before[1] is None or before[1] > self._clock()):
+            self._sessions[sid] = (after[0], before[1])
+
+
+class ItemsPagingSkipsOne(MemoryStore):
+    """items() reads keyset pages of 500 sids and skips the first sid after each page (an
+    off-by-one in its ``WHERE sid > ?``); ids() is right.
+    """
+
+    page_size = 500
+
+    async def items(self) -> AsyncIterator[tuple[str, SessionData]]:
+        ordered = sorted(self._sessions)
+        start = 0
+        while start < len(ordered):
+            for sid in ordered[start : start + self.page_size]:
+                session = self._load(sid)
+                if session is not None:
+                    yield sid, session
+            start += self.page_size + 1
+
+    async def ids(self) -> AsyncIterator[str]:
+        for sid in list(self._sessions):
+            if self._load(sid) is not None:
+                yield sid
+
+
+class RoundsLifetimesUp(MemoryStore):
+    """Keeps each session for its lifetime rounded up to whole seconds (as a backend TTL in
+    seconds does) and trusts that expiry alone: get() ignores the cookie's own expiry.
+    """
+
+    def _deadline(self, session: SessionData) -> int | None:
+        expires = super()._deadline(session)
+        if expires is None:
+            return None
+        now = self._clock()
+        return now + math.ceil((expires - now) / 1000) * 1000

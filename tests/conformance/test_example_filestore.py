@@ -1,9 +1,14 @@
-"""The example third-party store in examples/filestore passes the conformance suite."""
+"""The example third-party store in examples/filestore passes the conformance suite.
+
+A record is corrupted by overwriting its file with bytes that are not JSON. There is no
+outage to stage: the test runs as root, whom file permissions do not stop (the outage
+clauses report "not supported").
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -24,6 +29,13 @@ class TestFileStoreConformance(StoreConformance):
     async def other_store(self, tmp_path: Path) -> AsyncIterator[FileStore]:
         async with FileStore(tmp_path / "other") as store:
             yield store
+
+    @pytest.fixture
+    def corrupt_record(self, store: FileStore) -> Callable[[str], Awaitable[None]]:
+        async def corrupt(sid: str) -> None:
+            await asyncio.to_thread(store._path(sid).write_bytes, b"\xff{not json")
+
+        return corrupt
 
 
 async def test_url_and_corrupt_file(tmp_path: Path) -> None:

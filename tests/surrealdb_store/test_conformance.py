@@ -1,11 +1,20 @@
-"""SurrealDBStore passes the conformance suite on every path: mem://, surrealkv:// and ws:// with signin."""
+"""SurrealDBStore passes the conformance suite on every path: mem://, surrealkv:// and ws:// with signin.
+
+Every path can corrupt a record behind the store's back (``corrupt_record`` writes a
+``sess`` that is not JSON). Over ws://, ``backend_outage`` kills the test server (every
+connection dropped, nothing listening) and serves the same engine again on the same port.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
+import pytest
 import pytest_asyncio
+from surrealdb import RecordID
 
 from connectstore_conformance import StoreConformance
 from connectstore_surrealdb import RootAuth, SurrealDBStore
@@ -18,7 +27,29 @@ async def _beside(store: SurrealDBStore) -> SurrealDBStore:
     return SurrealDBStore(store.url, table="other_sessions", client=store.client)
 
 
-class _WithAnotherTable(StoreConformance):
+#: A ``sess`` field that is a string, as the store writes it, but not JSON. (No NUL byte: the
+#: SDK cannot even return a string holding one, and get() fails with a plain StoreError.)
+CORRUPT = "UPDATE $rid SET sess = $garbage RETURN NONE"
+
+
+def _corrupt_vars(store: SurrealDBStore, sid: str) -> dict[str, Any]:
+    return {"rid": RecordID(store.table, sid), "garbage": "{not json \ufffd"}
+
+
+class _Corruptible(StoreConformance):
+    """``corrupt_record`` through the store's own SDK connection (the embedded engines)."""
+
+    @pytest.fixture
+    def corrupt_record(self, store: SurrealDBStore) -> Callable[[str], Awaitable[None]]:
+        async def corrupt(sid: str) -> None:
+            await store.open()
+            assert store.client is not None
+            await store.client.query(CORRUPT, _corrupt_vars(store, sid))
+
+        return corrupt
+
+
+class _WithAnotherTable(_Corruptible):
     """The namespace checks run against a second table beside the store's."""
 
     @pytest_asyncio.fixture
@@ -57,3 +88,30 @@ class TestWebSocketConformance(StoreConformance):
         other = SurrealDBStore(surreal_server.url, auth=auth, namespace="app", database="web", table="other")
         yield other
         await other.close()
+
+    @pytest.fixture
+    def corrupt_record(
+        self, store: SurrealDBStore, surreal_server: LoopbackSurreal
+    ) -> Callable[[str], Awaitable[None]]:
+        """Write through the server's engine directly (its one session is in app/web)."""
+
+        async def corrupt(sid: str) -> None:
+            await surreal_server.rpc("query", [CORRUPT, _corrupt_vars(store, sid)])
+
+        return corrupt
+
+    @pytest.fixture
+    def backend_outage(
+        self, surreal_server: LoopbackSurreal
+    ) -> Callable[[], AbstractAsyncContextManager[None]]:
+        """Kill the server (connections dropped, port closed); serve again on the same port."""
+
+        @asynccontextmanager
+        async def outage() -> AsyncIterator[None]:
+            await surreal_server.stop()
+            try:
+                yield
+            finally:
+                await surreal_server.start()
+
+        return outage

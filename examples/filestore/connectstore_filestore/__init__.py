@@ -10,8 +10,10 @@ import asyncio
 import hashlib
 import json
 import os
+import re
 import tempfile
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -33,6 +35,21 @@ from connectstore import (
 
 __all__ = ["FileStore", "open_from_url"]
 
+#: How many file names :meth:`FileStore.items` reads from the folder at a time.
+LISTING_BATCH = 100
+_SESSION_FILE = re.compile(r"[0-9a-f]{64}\.json")
+
+
+def _session_names(entries: Iterator[os.DirEntry[str]], count: int) -> list[str]:
+    """Up to ``count`` more session file names from a folder listing (fewer at its end)."""
+    names: list[str] = []
+    for entry in entries:
+        if _SESSION_FILE.fullmatch(entry.name):
+            names.append(entry.name)
+            if len(names) == count:
+                break
+    return names
+
 
 class FileStore(Store):
     """Sessions as files in ``folder``; ``ttl`` seconds for sessions without cookie expiry."""
@@ -46,6 +63,9 @@ class FileStore(Store):
         self.folder.mkdir(parents=True, exist_ok=True)
         self.ttl = ttl
         self.serializer: Serializer = serializer or JSONSerializer()
+        #: Held while a session file is written or deleted, and across touch()'s read and
+        #: write-back, so a set() or destroy() landing in between is never undone.
+        self._files_lock = threading.RLock()
 
     async def get(self, sid: str) -> SessionData | None:
         """The live session under ``sid``, or None."""
@@ -70,15 +90,37 @@ class FileStore(Store):
 
     async def destroy(self, sid: str) -> None:
         """Delete the session's file; a missing one is fine."""
-        await asyncio.to_thread(self._path(sid).unlink, missing_ok=True)
+        await asyncio.to_thread(self._unlink, self._path(sid))
 
     async def touch(self, sid: str, session: SessionData) -> None:
-        """Move a live session's expiry and rewrite its stored cookie; data stays as stored."""
-        current = await self.get(sid)
-        if current is None:
-            return
-        current["cookie"] = session["cookie"]
-        await self.set(sid, current)
+        """Move a live session's expiry and rewrite its stored cookie; data stays as stored
+        (read and written back under the files lock: a racing set() is never undone).
+        """
+        try:
+            await asyncio.to_thread(self._touch, sid, session["cookie"])
+        except SessionDecodeError as exc:
+            raise SessionDecodeError(str(exc), sid=sid) from exc
+
+    def _touch(self, sid: str, cookie: Any) -> None:
+        with self._files_lock:
+            path = self._path(sid)
+            record = self._read(path)
+            current = None if record is None or record["sid"] != sid else self._live(record)
+            if current is None:
+                return
+            current["cookie"] = cookie
+            text = self.serializer.dumps(current)
+            expires = session_expires(current)
+            if expires is None:
+                expires = now_ms() + self.ttl * 1000
+            if expires <= now_ms():
+                self._unlink(path)
+            else:
+                self._write(path, {"sid": sid, "expires": expires, "sess": text})
+
+    def _unlink(self, path: Path) -> None:
+        with self._files_lock:
+            path.unlink(missing_ok=True)
 
     async def all(self) -> dict[str, SessionData]:
         """Every live session keyed by sid."""
@@ -99,14 +141,21 @@ class FileStore(Store):
             yield sid
 
     async def items(self) -> AsyncIterator[tuple[str, SessionData]]:
-        """``(sid, session)`` for every live session, one file at a time."""
-        for path in await asyncio.to_thread(self._session_files):
-            record = await asyncio.to_thread(self._read, path)
-            if record is None:
-                continue
-            session = self._live(record)
-            if session is not None:
-                yield record["sid"], session
+        """``(sid, session)`` for every live session, one file at a time; the folder is read
+        ``LISTING_BATCH`` names at a time, so memory stays bounded however many there are.
+        """
+        entries = await asyncio.to_thread(os.scandir, self.folder)
+        try:
+            while batch := await asyncio.to_thread(_session_names, entries, LISTING_BATCH):
+                for name in batch:
+                    record = await asyncio.to_thread(self._read, self.folder / name)
+                    if record is None:
+                        continue
+                    session = self._live(record)
+                    if session is not None:
+                        yield record["sid"], session
+        finally:
+            entries.close()
 
     def _live(self, record: dict[str, Any]) -> SessionData | None:
         """The record's session, or None when it has expired: by the file's ``expires`` or by
@@ -132,13 +181,15 @@ class FileStore(Store):
     @staticmethod
     def _read(path: Path) -> dict[str, Any] | None:
         try:
-            text = path.read_text(encoding="utf-8")
+            data = path.read_bytes()
         except FileNotFoundError:
             return None
         try:
-            record: dict[str, Any] = json.loads(text)
+            record: dict[str, Any] = json.loads(data.decode("utf-8"))  # UnicodeDecodeError is a ValueError
         except ValueError as exc:
             raise SessionDecodeError(f"{path.name} is not a session file: {exc}") from exc
+        if not isinstance(record, dict) or not {"sid", "expires", "sess"} <= record.keys():
+            raise SessionDecodeError(f"{path.name} is not a session file: not a session record")
         return record
 
     def _write(self, path: Path, record: dict[str, Any]) -> None:
@@ -146,7 +197,8 @@ class FileStore(Store):
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 json.dump(record, out, ensure_ascii=False)
-            os.replace(temp, path)
+            with self._files_lock:
+                os.replace(temp, path)
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
