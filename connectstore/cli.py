@@ -100,10 +100,6 @@ def _add_knob_options(check: argparse.ArgumentParser) -> None:
         )
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def _positive_seconds(text: str) -> float:
     """argparse type of ``--probe-timeout``: a finite number of seconds above zero."""
     try:
@@ -111,5 +107,9 @@ def _positive_seconds(text: str) -> float:
     except ValueError:
         seconds = math.nan
     if not 0 < seconds < math.inf:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, not {text!r}")
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, not {text!r}")
     return seconds
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -181,6 +181,7 @@ def test_an_unreachable_other_is_one_line_and_exit_2() -> None:
         ("--time-scale", "0", "argument --time-scale: must be a number > 0, not '0'"),
         ("--short-expiry", "nan", "argument --short-expiry: must be a finite number > 0, not 'nan'"),
         ("--steps", "2.5", "argument --steps: must be an integer >= 1, not '2.5'"),
+        ("--probe-timeout", "0", "argument --probe-timeout: must be a finite number > 0, not '0'"),
     ],
 )
 def test_a_bad_knob_value_is_a_usage_error(option: str, value: str, message: str) -> None:
