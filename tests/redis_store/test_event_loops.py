@@ -15,15 +15,11 @@ import warnings
 
 import pytest
 from redis.asyncio import Redis
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from connectstore import Session, SessionEngine, StoreError, StoreUnavailableError
-from connectstore.asgi import SessionMiddleware
+from connectstore import StoreError, StoreUnavailableError
 from connectstore_conformance import make_session
 from connectstore_redis import RedisStore
+from tests.counter_app import counter_app
 from tests.redis_store.conftest import unique_prefix
 from tests.redis_store.servers import command
 
@@ -32,19 +28,6 @@ with warnings.catch_warnings():
     # httpx (what requirements-dev.txt installs); the client works the same with either.
     warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`", UserWarning)
     from starlette.testclient import TestClient
-
-
-def counter_app(store: RedisStore) -> SessionMiddleware:
-    """A Starlette app counting visits in the session, behind connectstore's ASGI middleware."""
-
-    async def visit(request: Request) -> Response:
-        session: Session = request.scope["session"]
-        session["views"] = session.get("views", 0) + 1
-        return JSONResponse({"views": session["views"]})
-
-    return SessionMiddleware(
-        Starlette(routes=[Route("/", visit)]), SessionEngine(store, secret="keyboard cat")
-    )
 
 
 def connections_named(port: int, name: str) -> int:

@@ -12,14 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from connectstore import Session, SessionEngine, StoreError
-from connectstore.asgi import SessionMiddleware
+from connectstore import StoreError
 from connectstore_sqlite import SQLiteStore
+from tests.counter_app import counter_app
 
 from .helpers import T0, FakeClock, raw_rows, session_at
 
@@ -31,18 +27,6 @@ with warnings.catch_warnings():
 
 REPO = Path(__file__).resolve().parents[2]
 BOUND = 60.0  # seconds: generous, a hang fails the test, slowness does not
-
-
-def counter_app(store: SQLiteStore) -> SessionMiddleware:
-    """A Starlette app counting visits in the session, behind connectstore's ASGI middleware."""
-
-    async def visit(request: Request) -> Response:
-        session: Session = request.scope["session"]
-        session["views"] = session.get("views", 0) + 1
-        return JSONResponse({"views": session["views"]})
-
-    app = Starlette(routes=[Route("/", visit)])
-    return SessionMiddleware(app, SessionEngine(store, secret="keyboard cat"))
 
 
 def test_starlette_test_client_without_with_runs_each_request_on_a_new_loop(db_path: Path) -> None:
@@ -128,6 +112,7 @@ async def wait_for(condition: object, what: str) -> None:
 CHILD_PRELUDE = """
 import asyncio, gc, sys, threading, time
 from connectstore_sqlite import SQLiteStore
+from tests.counter_app import counter_app
 
 def store_threads():
     return [t for t in threading.enumerate() if t.name.startswith("connectstore-sqlite")]

@@ -14,16 +14,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 from surrealdb import AsyncSurreal
 
-from connectstore import Session, SessionEngine, StoreError
-from connectstore.asgi import SessionMiddleware
+from connectstore import StoreError
 from connectstore_conformance import make_session
 from connectstore_surrealdb import RootAuth, SurrealDBStore
+from tests.counter_app import counter_app
 from tests.surrealdb_store.helpers import eventually, raw_ids, write_expired
 from tests.surrealdb_store.server import ROOT_PASSWORD, ROOT_USER, ThreadedSurreal
 
@@ -49,18 +45,6 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store
     else:
         with ThreadedSurreal() as served:
             yield lambda **options: SurrealDBStore(served.url, auth=AUTH, **options)
-
-
-def counter_app(store: SurrealDBStore) -> SessionMiddleware:
-    """A Starlette app counting visits in the session, behind connectstore's ASGI middleware."""
-
-    async def visit(request: Request) -> Response:
-        session: Session = request.scope["session"]
-        session["views"] = session.get("views", 0) + 1
-        return JSONResponse({"views": session["views"]})
-
-    app = Starlette(routes=[Route("/", visit)])
-    return SessionMiddleware(app, SessionEngine(store, secret="keyboard cat"))
 
 
 def test_starlette_test_client_without_with_runs_each_request_on_a_new_loop(make_store: StoreFactory) -> None:
