@@ -35,6 +35,7 @@ from connectstore import (
 from connectstore_surrealdb import queries
 from connectstore_surrealdb.auth import Auth, auth_from
 from connectstore_surrealdb.connection import Connection, SurrealClient
+from connectstore_surrealdb.one_writer import OneWriterPerSid
 from connectstore_surrealdb.sweeper import Sweeper
 
 __all__ = ["REMOTE_SCHEMES", "SCHEMES", "SurrealDBStore"]
@@ -156,6 +157,7 @@ class SurrealDBStore(Store):
             breaker=breaker,
         )
         self._sweeper = Sweeper(self.sweep, sweep_interval)
+        self._writers = OneWriterPerSid()
         self._closed = False
 
     def __repr__(self) -> str:
@@ -217,19 +219,21 @@ class SurrealDBStore(Store):
         now = now_ms()
         expires = self._expires(session, now)
         if expires <= now:
-            await self._query(queries.DESTROY, {"rid": rid})
+            await self._write(sid, queries.DESTROY, {"rid": rid})
             return
-        await self._query(queries.SET, {"rid": rid, "cookie": cookie, "sess": data, "expires": expires})
+        await self._write(sid, queries.SET, {"rid": rid, "cookie": cookie, "sess": data, "expires": expires})
 
     async def destroy(self, sid: str) -> None:
         """Delete ``sid``; a missing sid is fine."""
-        await self._query(queries.DESTROY, {"rid": self._rid(sid)})
+        rid = self._rid(sid)
+        await self._write(sid, queries.DESTROY, {"rid": rid})
 
     async def touch(self, sid: str, session: SessionData) -> None:
         """Replace the stored cookie and move ``expires`` of a live session; data stays as is.
 
         One conditional statement: a missing or expired session is left alone, and a
-        concurrent ``set`` can never be undone by it.
+        concurrent ``set`` can never be undone by it (writes to one sid from this store go
+        one at a time: see :mod:`connectstore_surrealdb.one_writer`).
         """
         rid = self._rid(sid)
         if not isinstance(session, Mapping):
@@ -238,9 +242,14 @@ class SurrealDBStore(Store):
         now = now_ms()
         expires = self._expires(session, now)
         if expires <= now:
-            await self._query(queries.DESTROY, {"rid": rid})
+            await self._write(sid, queries.DESTROY, {"rid": rid})
             return
-        await self._query(queries.TOUCH, {"rid": rid, "cookie": cookie, "expires": expires, "now": now})
+        await self._write(sid, queries.TOUCH, {"rid": rid, "cookie": cookie, "expires": expires, "now": now})
+
+    async def _write(self, sid: str, query: str, variables: dict[str, Any]) -> None:
+        """Send a statement that writes ``sid``, after this store's earlier writes to it."""
+        async with self._writers.turn(sid):
+            await self._query(query, variables)
 
     async def all(self) -> dict[str, SessionData]:
         """Every live session keyed by sid."""
