@@ -163,10 +163,7 @@ class ConformanceBase:
 
         (A plain fixture, so it can resolve the author's async fixture by name.)
         """
-        try:
-            store: Store = request.getfixturevalue("other_store")
-        except pytest.FixtureLookupError:
-            pytest.skip(f"{NOT_SUPPORTED}: no other_store fixture (namespaces)")
+        store: Store = author_fixture(request, "other_store", "namespaces")
         return store
 
     async def while_short_lived(
@@ -220,3 +217,13 @@ def same_json(left: Any, right: Any) -> bool:
     if isinstance(left, list) and isinstance(right, list):
         return len(left) == len(right) and all(same_json(a, b) for a, b in zip(left, right, strict=True))
     return bool(left == right)
+
+
+def author_fixture(request: pytest.FixtureRequest, name: str, enables: str) -> Any:
+    """The store author's optional fixture ``name``, or a "not supported" skip naming what it
+    ``enables`` when the author provides none.
+    """
+    try:
+        return request.getfixturevalue(name)
+    except pytest.FixtureLookupError:
+        pytest.skip(f"{NOT_SUPPORTED}: no {name} fixture ({enables})")

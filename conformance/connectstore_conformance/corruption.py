@@ -17,7 +17,7 @@ from typing import TypeVar
 import pytest
 
 from connectstore import SessionDecodeError, Store
-from connectstore_conformance.base import NOT_SUPPORTED, ConformanceBase
+from connectstore_conformance.base import ConformanceBase, author_fixture
 from connectstore_conformance.sessions import make_session
 
 #: What the ``corrupt_record`` fixture provides: ``await corrupt_record(sid)``.
@@ -40,10 +40,7 @@ class CorruptRecordChecks(ConformanceBase):
     @pytest.fixture
     def corrupter(self, request: pytest.FixtureRequest) -> Corrupter:
         """The author's ``corrupt_record`` fixture, or a "not supported" skip when there is none."""
-        try:
-            corrupt: Corrupter = request.getfixturevalue("corrupt_record")
-        except pytest.FixtureLookupError:
-            pytest.skip(f"{NOT_SUPPORTED}: no corrupt_record fixture (corrupt stored data)")
+        corrupt: Corrupter = author_fixture(request, "corrupt_record", "corrupt stored data")
         return corrupt
 
     async def test_corrupt_record_get_raises_session_decode_error(

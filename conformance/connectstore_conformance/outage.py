@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import pytest
 
 from connectstore import SessionData, Store, StoreUnavailableError
-from connectstore_conformance.base import NOT_SUPPORTED, ConformanceBase
+from connectstore_conformance.base import ConformanceBase, author_fixture
 from connectstore_conformance.sessions import make_session
 
 #: What the ``backend_outage`` fixture provides: ``async with backend_outage(): ...``.
@@ -87,10 +87,7 @@ class OutageChecks(ConformanceBase):
     @pytest.fixture
     def outage(self, request: pytest.FixtureRequest) -> Outage:
         """The author's ``backend_outage`` fixture, or a "not supported" skip when there is none."""
-        try:
-            outage: Outage = request.getfixturevalue("backend_outage")
-        except pytest.FixtureLookupError:
-            pytest.skip(f"{NOT_SUPPORTED}: no backend_outage fixture (fail fast and recovery)")
+        outage: Outage = author_fixture(request, "backend_outage", "fail fast and recovery")
         return outage
 
     def _calls(self, store: Store) -> dict[str, Callable[[], Awaitable[Any]]]:

@@ -20,7 +20,7 @@ from connectstore_conformance import StoreConformance
 from connectstore_conformance.knobs import KNOBS
 from tests.conformance import knob_stores
 from tests.conformance.test_check_command import FAST, REPO, assert_one_line_exit_2, check
-from tests.redis_store.servers import SHARED_URL, ping
+from tests.redis_store.conftest import require_shared_redis
 
 NAMESPACE_CLAUSES = (
     "clear() of one store leaves the sessions of another namespace on the same backend.",
@@ -35,16 +35,6 @@ def suite_knobs() -> dict[str, float]:
         for name in dir(StoreConformance)
         if not name.startswith("_") and type(getattr(StoreConformance, name)) in (int, float)
     }
-
-
-def shared_redis() -> str:
-    """The shared Redis on 127.0.0.1:6379; under CI=true its absence fails the test."""
-    if not ping(6379):
-        message = "no Redis answers on 127.0.0.1:6379 (./dev services starts one)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return SHARED_URL
 
 
 def test_every_knob_of_the_pytest_class_is_an_option() -> None:
@@ -129,7 +119,7 @@ def test_redis_with_a_second_prefix_runs_the_namespace_clauses(tmp_path: Path) -
     --other makes the namespace clauses run.
     """
     tag = uuid.uuid4().hex[:12]
-    url = shared_redis()
+    url = require_shared_redis()
     report = tmp_path / "report.json"
     result = check(
         f"{url}?prefix=cs-check-{tag}-?:",

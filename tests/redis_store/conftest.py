@@ -21,6 +21,11 @@ def unique_prefix(label: str = "t", *, glob: bool = True) -> str:
 @pytest.fixture(scope="session")
 def shared_redis() -> str:
     """URL of the shared Redis on 127.0.0.1:6379; under CI=true its absence fails the test."""
+    return require_shared_redis()
+
+
+def require_shared_redis() -> str:
+    """:func:`shared_redis` outside a fixture: the URL, or a skip (a failure under CI=true)."""
     if not ping(6379):
         message = "no Redis answers on 127.0.0.1:6379 (./dev services starts one)"
         if os.environ.get("CI") == "true":
