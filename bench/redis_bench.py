@@ -39,7 +39,8 @@ import redis
 from redis.asyncio import Redis
 
 import connectstore_redis
-from connectstore import JSONSerializer, format_expires, now_ms
+from connectstore import JSONSerializer, now_ms
+from connectstore.cookie import format_expires
 from connectstore_redis import RedisStore
 
 PREFIX = "bench:"

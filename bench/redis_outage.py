@@ -31,7 +31,7 @@ from redis.asyncio import Redis, RedisCluster
 from connectstore import StoreUnavailableError, open_store
 from connectstore_conformance import make_session
 from connectstore_redis import RedisStore
-from tests.redis_store.servers import RedisServer, command, redis_cluster
+from tests.adapters.redis.servers import RedisServer, command, redis_cluster
 
 WRITERS = 32
 WARM_UP = 2.0

@@ -13,7 +13,7 @@ Run by hand: ``.venv/bin/python bench/sqlite_bench.py [--ops N] [--listing N] [-
 2. Listings: ``length()``, ``ids()`` and ``items()`` over ``--listing`` live sessions (median of
    5 runs each): what a session's own ``cookie.expires`` check costs them (run the script
    with the previous version of the package on ``PYTHONPATH`` to compare).
-3. Cleanup: ``--expired`` expired rows plus 10% live rows; times ``purge_expired()``
+3. Cleanup: ``--expired`` expired rows plus 10% live rows; times ``sweep()``
    (batched deletes) against the one ``DELETE ... WHERE ? > expired`` statement
    connect-sqlite3 runs, on identical copies. Meanwhile a writer on another connection
    calls ``set`` every 5 ms (its slowest call shows how long the purge held the write
@@ -41,7 +41,8 @@ from typing import Any
 
 import aiosqlite
 
-from connectstore import JSONSerializer, format_expires, now_ms, session_expires
+from connectstore import JSONSerializer, now_ms, session_expires
+from connectstore.cookie import format_expires
 from connectstore_sqlite import SQLiteStore
 
 SESSION: dict[str, Any] = {
@@ -110,7 +111,7 @@ def as_async(call: Callable[[int], Any]) -> Contender:
 
 async def bench_get_set(path: Path, ops: int) -> list[tuple[str, float, float, float, float]]:
     async with (
-        SQLiteStore(path, table="store", cleanup_interval=None) as store,
+        SQLiteStore(path, table="store", sweep_interval=None) as store,
         aiosqlite.connect(path, isolation_level=None) as conn,
     ):
         await store.length()  # creates the table
@@ -193,7 +194,7 @@ async def bench_listing(path: Path, sessions: int) -> dict[str, float]:
         return sum([1 async for _ in iterator])
 
     results: dict[str, float] = {}
-    async with SQLiteStore(path, cleanup_interval=None) as store:
+    async with SQLiteStore(path, sweep_interval=None) as store:
         calls: dict[str, Callable[[], Awaitable[int]]] = {
             "length()": store.length,
             "ids()": lambda: count(store.ids()),
@@ -242,7 +243,7 @@ async def watch_loop(stop: asyncio.Event) -> list[float]:
 async def watch_writes(path: Path, stop: asyncio.Event) -> list[float]:
     """Latency (ms) of ``set`` calls on another connection, one every 5 ms, until ``stop``."""
     latencies = []
-    async with SQLiteStore(path, cleanup_interval=None) as writer:
+    async with SQLiteStore(path, sweep_interval=None) as writer:
         await writer.length()
         while not stop.is_set():
             started = time.perf_counter()
@@ -283,14 +284,14 @@ async def bench_cleanup(folder: Path, expired: int) -> dict[str, dict[str, float
 
     results["idle (no purge, 3 s)"] = await observed(template, lambda: asyncio.sleep(3))
 
-    async with SQLiteStore(batched, cleanup_interval=None) as store:
+    async with SQLiteStore(batched, sweep_interval=None) as store:
         await store.length()  # open before timing
         deleted: list[int] = []
 
         async def purge() -> None:
-            deleted.append(await store.purge_expired())
+            deleted.append(await store.sweep())
 
-        results["`purge_expired()`, batches of 5,000"] = await observed(batched, purge)
+        results["`sweep()`, batches of 5,000"] = await observed(batched, purge)
         live = await store.length()
     assert deleted == [expired], deleted
     assert live == expired // 10 + 1, live  # + the watching writer's session

@@ -24,7 +24,8 @@ from typing import Any
 
 import aiosqlite
 
-from connectstore import format_expires, now_ms
+from connectstore import now_ms
+from connectstore.cookie import format_expires
 from connectstore_sqlite import SQLiteStore
 
 SESSION: dict[str, Any] = {
@@ -50,7 +51,7 @@ async def work(kind: str, db: str, worker: int, ops: int) -> dict[str, float]:
     sids = [f"w{worker}-{i}" for i in range(200)]
     slowest, failures = 0.0, 0
     if kind == "store":
-        store = SQLiteStore(db, cleanup_interval=None)
+        store = SQLiteStore(db, sweep_interval=None)
         await store.length()
 
         async def set_(sid: str) -> None:
@@ -91,7 +92,7 @@ def run_round(kind: str, processes: int, ops: int, folder: Path) -> dict[str, fl
     go = folder / f"go-{kind}-{processes}"
 
     async def prepare() -> None:
-        async with SQLiteStore(db, cleanup_interval=None) as store:
+        async with SQLiteStore(db, sweep_interval=None) as store:
             await store.length()  # table, index and WAL mode, as the store makes them
 
     asyncio.run(prepare())

@@ -2,7 +2,7 @@
 
 Run by hand: ``.venv/bin/python bench/surrealdb_bench.py [--ops N]``. Measures the embedded
 engine (``mem://``) and the same engine served over WebSocket RPC on loopback (the test
-helper in ``tests/surrealdb_store/server.py``), and prints a Markdown table of ops/s and
+helper in ``tests/adapters/surrealdb/server.py``), and prints a Markdown table of ops/s and
 the store/SDK ratio. The raw baseline writes the session as a plain record (what
 connect-surreal does); the store writes JSON text plus an ``expires`` datetime and
 filters reads on it.
@@ -22,9 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from surrealdb import AsyncHttpSurrealConnection, AsyncSurreal, RecordID
 
-from connectstore import format_expires, now_ms
+from connectstore import now_ms
+from connectstore.cookie import format_expires
 from connectstore_surrealdb import RootAuth, SurrealDBStore
-from tests.surrealdb_store.server import ROOT_PASSWORD, ROOT_USER, LoopbackSurreal
+from tests.adapters.surrealdb.server import ROOT_PASSWORD, ROOT_USER, LoopbackSurreal
 
 SESSION: dict[str, Any] = {
     "cookie": {

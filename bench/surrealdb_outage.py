@@ -2,7 +2,7 @@
 
 Run by hand:
 ``.venv/bin/python bench/surrealdb_outage.py [--writers 32] [--outage 3] [--silent 8] [--runs 3]``.
-Serves the real engine over WebSocket RPC on loopback (``tests/surrealdb_store/server.py``),
+Serves the real engine over WebSocket RPC on loopback (``tests/adapters/surrealdb/server.py``),
 runs ``--writers`` concurrent writers (each ``set``s its own session in a loop) against a
 store built with default options (``timeout`` 5 s), and injects two faults:
 
@@ -31,9 +31,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from connectstore import StoreUnavailableError, format_expires, now_ms
+from connectstore import StoreUnavailableError, now_ms
+from connectstore.cookie import format_expires
 from connectstore_surrealdb import RootAuth, SurrealDBStore
-from tests.surrealdb_store.server import ROOT_PASSWORD, ROOT_USER, LoopbackSurreal
+from tests.adapters.surrealdb.server import ROOT_PASSWORD, ROOT_USER, LoopbackSurreal
 
 NEVER = 10**9  # a failure_threshold that never opens the breaker
 

@@ -5,42 +5,29 @@ The public API is what this module exports; adapters and third-party stores use 
 
 from connectstore.blocking import BlockingStore
 from connectstore.breaker import CircuitBreaker
-from connectstore.cookie import (
-    DEFAULT_TTL,
-    Cookie,
-    format_expires,
-    is_expired,
-    now_ms,
-    parse_expires,
-    session_expires,
-    ttl_seconds,
-)
-from connectstore.cookies import parse_cookie_header
-from connectstore.engine import CookieOptions, RequestInfo, RequestSessions, SessionEngine
+from connectstore.cookie import Cookie
+from connectstore.engine import CookieOptions, RequestInfo, SessionEngine
 from connectstore.errors import (
     SerializationError,
     SessionDecodeError,
+    SessionNotFoundError,
     SessionTooLargeError,
     StoreError,
     StoreUnavailableError,
     StoreURLError,
     UnsupportedOperationError,
 )
+from connectstore.expiry import DEFAULT_TTL, expiry_ms, is_expired, now_ms, session_expires, ttl_seconds
+from connectstore.listing import ListingFromItems, decode_listed
 from connectstore.memory import MemoryStore
 from connectstore.redaction import REDACTED, Credentials, redact_url, url_credentials
+from connectstore.request_session import RequestSession
 from connectstore.serializer import JSONSerializer, Serializer, SessionData, decode_session
-from connectstore.session import Session, SessionNotFoundError, session_hash
-from connectstore.signing import (
-    decode_uri_component,
-    encode_uri_component,
-    generate_sid,
-    sign,
-    sign_cookie,
-    unsign,
-    unsign_cookie,
-)
-from connectstore.store import CAPABILITIES, Store, capabilities, supports
+from connectstore.session import Session
+from connectstore.store import CAPABILITIES, Store, capabilities, check_sid, supports
+from connectstore.sweep import Sweep
 from connectstore.timeouts import within
+from connectstore.url_options import URLOptions, open_with_options
 from connectstore.urls import ENTRY_POINT_GROUP, installed_schemes, open_store
 
 __version__ = "0.1.0"
@@ -56,9 +43,10 @@ __all__ = [
     "CookieOptions",
     "Credentials",
     "JSONSerializer",
+    "ListingFromItems",
     "MemoryStore",
     "RequestInfo",
-    "RequestSessions",
+    "RequestSession",
     "SerializationError",
     "Serializer",
     "Session",
@@ -71,28 +59,23 @@ __all__ = [
     "StoreError",
     "StoreURLError",
     "StoreUnavailableError",
+    "Sweep",
+    "URLOptions",
     "UnsupportedOperationError",
     "capabilities",
+    "check_sid",
+    "decode_listed",
     "decode_session",
-    "decode_uri_component",
-    "encode_uri_component",
-    "format_expires",
-    "generate_sid",
+    "expiry_ms",
     "installed_schemes",
     "is_expired",
     "now_ms",
     "open_store",
-    "parse_cookie_header",
-    "parse_expires",
+    "open_with_options",
     "redact_url",
     "session_expires",
-    "session_hash",
-    "sign",
-    "sign_cookie",
     "supports",
     "ttl_seconds",
-    "unsign",
-    "unsign_cookie",
     "url_credentials",
     "within",
 ]

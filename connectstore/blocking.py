@@ -129,6 +129,8 @@ class BlockingStore:
     a call that takes longer raises :class:`~connectstore.StoreUnavailableError` and is
     cancelled. Nothing starts until the first call (see the module documentation on
     forking); the bridge's thread is a daemon, so a bridge never keeps a process alive.
+    :meth:`close` closes the store and stops the thread; as for every store, a call after
+    it works: it starts a thread again and uses the same store, which reopens what it needs.
     """
 
     def __init__(self, store: Store | StoreFactory, *, timeout: float | None = 30.0) -> None:
@@ -142,6 +144,7 @@ class BlockingStore:
         self._runner: _Runner | None = None
         self._pid = os.getpid()
         self._inherited = False
+        #: Nothing runs since the last close() (or ever): close() has nothing to do.
         self._closed = False
         self._paused: _Runner | None = None
         self._held_for_fork = False
@@ -211,6 +214,7 @@ class BlockingStore:
     def close(self) -> None:
         """Close this process's store, then stop the loop and its thread. Safe to call twice.
         A store inherited through a fork is the parent's and is not closed by the child.
+        The next call starts a thread again on the same store (see :meth:`Store.close`).
         """
         if self._pid != os.getpid():
             self._leave_parent()
@@ -222,6 +226,8 @@ class BlockingStore:
             if runner is None and isinstance(self._source, Store) and not self._inherited:
                 runner = _Runner()  # a store given ready-made and never used: still ours to close
                 runner.store = self._source
+            if runner is not None and runner.store is not None:
+                self._carried = runner.store  # the next call goes on with it: it reopens itself
         if runner is None:
             return
         try:
@@ -260,8 +266,6 @@ class BlockingStore:
         if self._pid != os.getpid():
             self._leave_parent()  # forked by something that skipped the at-fork hooks
         with self._lock:
-            if self._closed:
-                raise RuntimeError("this BlockingStore is closed")
             if self._runner is None:
                 if self._inherited:
                     raise StoreError(
@@ -277,6 +281,7 @@ class BlockingStore:
                     runner.stop(self.timeout)
                     raise
                 self._runner = runner
+                self._closed = False
             return self._runner
 
     def _before_fork(self) -> None:
@@ -299,6 +304,7 @@ class BlockingStore:
                 self._paused = runner
             return
         self._runner = None
+        self._carried = None  # each process builds its own store from the factory
         try:
             if runner.store is not None:
                 runner.run(runner.store.close(), self.timeout, self._name(runner))
@@ -321,6 +327,8 @@ class BlockingStore:
         self._lock = threading.Lock()  # held across the fork, or by another thread of the parent
         self._paused = None
         self._held_for_fork = False
+        if not isinstance(self._carried, MemoryStore):
+            self._carried = None  # a store the parent closed: this process builds its own
         runner, self._runner = self._runner, None
         if runner is None:
             return

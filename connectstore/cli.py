@@ -1,114 +1,162 @@
-"""The ``connectstore`` command.
+"""The ``connectstore`` command: its subcommands come from the distributions installed.
 
-``connectstore check [TARGET]`` runs the conformance suite against a store (a store URL or
-``module:factory``) and prints each contract clause with its outcome; with no TARGET it
-checks the embedded default store. ``connectstore schemes`` lists the installed store URL
-schemes.
+``connectstore schemes`` (built in) lists the installed store URL schemes. Every other
+subcommand is registered by a distribution, so the core names none of its dependents: the
+suite registers ``connectstore check [TARGET]``, which runs it against a store.
+
+Two entry-point groups extend the command:
+
+``connectstore.commands``
+    The entry point's name is the subcommand; its value names an object (usually a
+    module-level instance) of the :class:`Command` protocol::
+
+        [project.entry-points."connectstore.commands"]
+        check = "my_suite.command:CHECK"
+
+    ``help`` is the one-line summary ``connectstore --help`` shows, ``add_arguments(parser)``
+    adds the subcommand's arguments to its own subparser, and ``run(args)`` runs it with the
+    parsed arguments and returns the exit status (0 success, 1 failure, 2 usage or set-up
+    problem). A built-in name cannot be taken; an entry point that cannot be loaded is
+    reported (one line, exit 2) only when its subcommand is asked for.
+
+``connectstore.embedded``
+    Embedded stores, which need no server: the value names an :data:`EmbeddedTarget`, a
+    function ``target(workdir) -> str`` returning a store URL for a new store kept in the
+    temporary folder ``workdir``. :func:`default_target` uses the first by name, and
+    ``memory://`` when none is installed: it is what ``connectstore check`` checks when no
+    target is given.
+
+A subcommand in :data:`~connectstore.install_hints.COMMAND_HINTS` that no installed
+distribution registers still parses (whatever its arguments) and says in one line what to
+install, with exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import sys
-import tempfile
-from collections.abc import Sequence
-from importlib.util import find_spec
+import traceback
+from collections.abc import Callable, Sequence
+from importlib.metadata import EntryPoint, entry_points
+from typing import Protocol, runtime_checkable
 
+from connectstore.install_hints import COMMAND_HINTS
 from connectstore.urls import installed_schemes
+
+__all__ = ["COMMANDS_GROUP", "EMBEDDED_GROUP", "Command", "EmbeddedTarget", "default_target", "main"]
+
+COMMANDS_GROUP = "connectstore.commands"
+EMBEDDED_GROUP = "connectstore.embedded"
+
+EmbeddedTarget = Callable[[str], str]
+"""``target(workdir) -> store URL``: what an entry point of :data:`EMBEDDED_GROUP` names."""
+
+
+@runtime_checkable
+class Command(Protocol):
+    """A ``connectstore`` subcommand, named by an entry point of :data:`COMMANDS_GROUP`."""
+
+    help: str
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Add the subcommand's arguments to ``parser``, its own subparser."""
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Run with the parsed ``args``; return the exit status."""
+
+
+class SchemesCommand:
+    """``connectstore schemes``: every installed store URL scheme and where its factory lives."""
+
+    help = "list the installed store URL schemes"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """It takes no arguments."""
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Print one ``scheme://  module:factory`` line per scheme."""
+        for scheme, where in installed_schemes().items():
+            print(f"{scheme}://  {where}")
+        return 0
+
+
+class _Unavailable:
+    """Stands in for a subcommand that is not installed or cannot be loaded: it accepts any
+    arguments and prints ``message`` (exit status 2).
+    """
+
+    def __init__(self, help: str, message: str) -> None:
+        self.help = help
+        self.message = message
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """None: :func:`main` lets it take any arguments, so the message is shown instead."""
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Say what is missing."""
+        print(self.message, file=sys.stderr)
+        return 2
+
+
+BUILT_IN: dict[str, Command] = {"schemes": SchemesCommand()}
+
+
+def installed_commands() -> dict[str, Command]:
+    """Every subcommand by name: the built-in ones, those that distributions register, and
+    stand-ins for the hinted ones that are not installed.
+    """
+    commands: dict[str, Command] = dict(BUILT_IN)
+    for point in sorted(entry_points(group=COMMANDS_GROUP), key=lambda point: point.name):
+        if point.name not in commands:
+            commands[point.name] = _load_command(point)
+    for name, hint in COMMAND_HINTS.items():
+        commands.setdefault(name, _Unavailable("(not installed)", f"connectstore {name} needs {hint}"))
+    return commands
+
+
+def _load_command(point: EntryPoint) -> Command:
+    try:
+        command = point.load()
+    except Exception as error:  # a broken distribution must not break the other commands
+        reason = traceback.format_exception_only(type(error), error)[-1].strip()
+        return _Unavailable(
+            "(cannot be loaded)", f"connectstore {point.name}: cannot load {point.value}: {reason}"
+        )
+    if not isinstance(command, Command):
+        return _Unavailable(
+            "(cannot be loaded)",
+            f"connectstore {point.name}: {point.value} is not a connectstore command "
+            "(an object with help, add_arguments and run)",
+        )
+    return command
 
 
 def default_target(workdir: str) -> str:
-    """The embedded default store: SQLite on a temp file when installed, else memory."""
-    if find_spec("connectstore_sqlite") is not None and "sqlite" in installed_schemes():
-        return f"sqlite:///{workdir}/connectstore-check.db"
+    """The store ``connectstore check`` checks by default: the first embedded store that a
+    distribution registers (kept in ``workdir``), else ``memory://``.
+    """
+    for point in sorted(entry_points(group=EMBEDDED_GROUP), key=lambda point: point.name):
+        try:
+            target: EmbeddedTarget = point.load()
+            return target(workdir)
+        except Exception as error:
+            reason = traceback.format_exception_only(type(error), error)[-1].strip()
+            print(f"connectstore: skipping the embedded store {point.value}: {reason}", file=sys.stderr)
     return "memory://"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``connectstore`` console script."""
     parser = argparse.ArgumentParser(prog="connectstore", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    check = commands.add_parser("check", help="run the conformance suite against a store")
-    check.add_argument("target", nargs="?", help="store URL or module:factory (default: embedded store)")
-    check.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
-    check.add_argument("--clear", action="store_true", help="allow deleting sessions already in the store")
-    check.add_argument(
-        "--other",
-        metavar="TARGET",
-        help="a second store URL or module:factory on the same backend in another namespace "
-        "(key prefix, table...): enables the clauses that namespaces do not touch each other",
-    )
-    _add_knob_options(check)
-    check.add_argument(
-        "--probe-timeout",
-        type=_positive_seconds,
-        default=30.0,
-        metavar="SECONDS",
-        help="how long the first read may take before the store counts as unreachable (default 30)",
-    )
-    check.add_argument("-v", "--verbose", action="store_true", help="show pytest's own output too")
-    commands.add_parser("schemes", help="list the installed store URL schemes")
-    args = parser.parse_args(argv)
-
-    if args.command == "schemes":
-        for scheme, where in installed_schemes().items():
-            print(f"{scheme}://  {where}")
-        return 0
-
-    if find_spec("connectstore_conformance") is None:
-        print(
-            "connectstore check needs the conformance suite: from the connectstore repository, "
-            "pip install ./ ./conformance (see docs/writing-a-store.md)",
-            file=sys.stderr,
-        )
-        return 2
-    from connectstore_conformance.knobs import KNOBS
-    from connectstore_conformance.runner import run_check
-
-    knobs = {knob.attribute: getattr(args, knob.attribute) for knob in KNOBS}
-    with tempfile.TemporaryDirectory(prefix="connectstore-") as workdir:
-        target = args.target or default_target(workdir)
-        return run_check(
-            target,
-            other=args.other,
-            clear=args.clear,
-            json_path=args.json,
-            knobs={name: value for name, value in knobs.items() if value is not None},
-            verbose=args.verbose,
-            probe_timeout=args.probe_timeout,
-        )
-
-
-def _add_knob_options(check: argparse.ArgumentParser) -> None:
-    """One option per knob of the conformance suite's test class (``--expiry-slack``,
-    ``--concurrency``...), with the suite's default in its help; none when the suite is
-    not installed (the command then says how to install it).
-    """
-    if find_spec("connectstore_conformance") is None:
-        return
-    from connectstore_conformance.knobs import KNOBS, knob_defaults
-
-    defaults = knob_defaults()
-    for knob in KNOBS:
-        check.add_argument(
-            knob.option,
-            dest=knob.attribute,
-            type=knob.parse,
-            metavar=knob.metavar,
-            help=f"{knob.help} (default {defaults[knob.attribute]:g})",
-        )
-
-
-def _positive_seconds(text: str) -> float:
-    """argparse type of ``--probe-timeout``: a finite number of seconds above zero."""
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = math.nan
-    if not 0 < seconds < math.inf:
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, not {text!r}")
-    return seconds
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    commands = installed_commands()
+    for name, command in commands.items():
+        command.add_arguments(subparsers.add_parser(name, help=command.help))
+    args, unknown = parser.parse_known_args(argv)
+    command = commands[args.command]
+    if unknown and not isinstance(command, _Unavailable):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return command.run(args)
 
 
 if __name__ == "__main__":

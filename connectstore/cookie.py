@@ -1,4 +1,5 @@
-"""The express-session cookie model, its exact JSON, and the expiry arithmetic stores share.
+"""The express-session cookie model, its exact JSON, JavaScript's dates, and the ``Cookie``
+request header as express-session reads it.
 
 Times are integer milliseconds since the epoch, as in JavaScript: that is what
 ``cookie.expires`` means to every Node store, and it keeps the arithmetic exact.
@@ -8,32 +9,20 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import formatdate, parsedate_to_datetime
 from typing import Any
 
 from connectstore.errors import SerializationError
-from connectstore.signing import encode_uri_component
+from connectstore.signing import decode_uri_component, encode_uri_component
 
-__all__ = [
-    "DEFAULT_TTL",
-    "Cookie",
-    "format_expires",
-    "is_expired",
-    "now_ms",
-    "parse_expires",
-    "session_expires",
-    "ttl_seconds",
-]
-
-#: Lifetime in seconds of a session whose cookie has no ``expires`` (connect-redis default).
-DEFAULT_TTL = 86400
+__all__ = ["Cookie", "format_expires", "now_ms", "parse_cookie_header", "parse_expires"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_MIN_DATETIME_MS = -62_135_596_800_000  # 0001-01-01T00:00:00.000Z
-_MAX_DATETIME_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+MIN_DATETIME_MS = -62_135_596_800_000  # 0001-01-01T00:00:00.000Z
+MAX_DATETIME_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 _ISO = re.compile(
     r"(?P<y>[+-]\d{6}|\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})"
     r"(?:[T ](?P<h>\d{2}):(?P<mi>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<f>\d+))?)?)?"
@@ -95,40 +84,6 @@ def parse_expires(value: object) -> int | None:
     )
 
 
-def session_expires(session: Mapping[str, Any]) -> int | None:
-    """A session's expiry in epoch milliseconds (from ``session["cookie"]["expires"]``), or None.
-
-    ``cookie`` may be a mapping or a :class:`Cookie`; a session without one never expires.
-    """
-    cookie = session.get("cookie")
-    if cookie is None:
-        return None
-    if isinstance(cookie, Cookie):
-        return cookie.expires_ms
-    if isinstance(cookie, Mapping):
-        return parse_expires(cookie.get("expires"))
-    raise SerializationError("cookie must be an object", path="$.cookie")
-
-
-def ttl_seconds(session: Mapping[str, Any], default_ttl: int = DEFAULT_TTL, *, now: int | None = None) -> int:
-    """Seconds a store should keep ``session``: connect-redis's rule.
-
-    ``ceil((expires - now) / 1000)`` when the cookie has an expiry (zero or negative means
-    "already expired: delete instead of writing"), else ``default_ttl``.
-    """
-    expires = session_expires(session)
-    if expires is None:
-        return default_ttl
-    remaining = expires - (now_ms() if now is None else now)
-    return -(-remaining // 1000)
-
-
-def is_expired(session: Mapping[str, Any], *, now: int | None = None) -> bool:
-    """True when the session's cookie expiry is at or before ``now`` (express-session's rule)."""
-    expires = session_expires(session)
-    return expires is not None and expires <= (now_ms() if now is None else now)
-
-
 @dataclass
 class Cookie:
     """The ``cookie`` member of an express-session session, field for field.
@@ -167,7 +122,7 @@ class Cookie:
         (``"/"``, ``True``).
         """
         expires = parse_expires(data.get("expires"))
-        if expires is not None and not _MIN_DATETIME_MS <= expires <= _MAX_DATETIME_MS:
+        if expires is not None and not MIN_DATETIME_MS <= expires <= MAX_DATETIME_MS:
             raise SerializationError("cookie.expires is beyond the years 1-9999", path="$.cookie.expires")
         return cls(
             original_max_age=data.get("originalMaxAge"),
@@ -338,3 +293,28 @@ def _civil_from_days(days: int) -> tuple[int, int, int]:
     day = day_of_year - (153 * mp + 2) // 5 + 1
     month = mp + (3 if mp < 10 else -9)
     return year_of_era + era * 400 + (month <= 2), month, day
+
+
+def parse_cookie_header(headers: str | Iterable[str] | None) -> dict[str, str]:
+    """Name -> value for every cookie in one or several ``Cookie`` request headers, read as
+    express-session (the ``cookie`` npm package) reads them.
+
+    Values are URL-decoded (a malformed escape keeps the raw value) and unquoted; for a
+    name that appears more than once, the **first** occurrence wins, as in express-session.
+    """
+    if headers is None:
+        return {}
+    text = headers if isinstance(headers, str) else "; ".join(headers)
+    cookies: dict[str, str] = {}
+    for pair in text.split(";"):
+        name, sep, value = pair.partition("=")
+        if not sep:
+            continue
+        name = name.strip()
+        if not name or name in cookies:
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        cookies[name] = decode_uri_component(value)
+    return cookies

@@ -1,50 +1,32 @@
-"""The session engine: express-session's algorithm, framework-neutral.
+"""The session engine: express-session's middleware, framework-neutral.
 
-:class:`SessionEngine` holds the options; per request, :meth:`SessionEngine.open` reads and
-unsigns the cookie and loads or generates the session, and :meth:`RequestSessions.commit`
-decides, with express-session's exact rules, whether to destroy, save or touch the
-session and whether to send a ``Set-Cookie`` header. Framework integrations only translate
-their request and response to and from these two calls.
-
-The rules (``index.js`` of express-session 1.19): a session is *modified* when its id or
-the hash of its data (cookie excluded) changed since it was loaded; it is *saved* when it
-was stored with exactly this data. At the end of a request:
-
-* ``unset="destroy"`` and the application removed the session: destroy it in the store.
-* save when the session is not saved yet, except that with ``save_uninitialized=False`` a
-  new session is saved only once modified; otherwise, for a loaded session, touch it;
-* send the cookie for a new session if ``save_uninitialized`` or it was modified; for a
-  loaded one if ``rolling``, or if it was modified and the cookie has an expiry.
+:class:`SessionEngine` holds the options; per request, :meth:`SessionEngine.open` returns a
+:class:`~connectstore.request_session.RequestSession` that has read and unsigned the cookie
+and loaded or generated the session, and whose :meth:`commit
+<connectstore.request_session.RequestSession.commit>` ends the request. Framework
+integrations only translate their request (:class:`RequestInfo`) and response to and from
+these two calls. express-session's rules themselves are written in one place:
+:mod:`connectstore.request_session` (its module documentation lists them).
 """
 
 from __future__ import annotations
 
-import logging
 import re
-import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, cast
 
 from connectstore.cookie import Cookie
-from connectstore.cookies import parse_cookie_header
-from connectstore.errors import SessionDecodeError, SessionTooLargeError
-from connectstore.serializer import JSONSerializer, SessionData
-from connectstore.session import Session, SessionNotFoundError, session_hash
-from connectstore.signing import Secrets, generate_sid, sign_cookie, unsign_cookie
+from connectstore.request_session import RequestSession
+from connectstore.signing import Secrets, generate_sid
 from connectstore.store import Store, supports
-from connectstore.timeouts import within
 
-__all__ = ["CookieOptions", "RequestInfo", "RequestSessions", "SessionEngine"]
-
-logger = logging.getLogger("connectstore")
-T = TypeVar("T")
+__all__ = ["CookieOptions", "RequestInfo", "SessionEngine"]
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _UNSAFE_SID = re.compile(r"[\x00-\x1f\x7f]")
 MAX_SID_LENGTH = 1024
-_JSON = JSONSerializer()
 
 
 @dataclass(frozen=True)
@@ -173,9 +155,9 @@ class SessionEngine:
         if not callable(self.cookie):
             _cookie_options(self.cookie)  # validate once, early
 
-    async def open(self, info: RequestInfo) -> RequestSessions:
+    async def open(self, info: RequestInfo) -> RequestSession:
         """Start a request: read and unsign the cookie, then load the session or make one."""
-        request = RequestSessions(self, info)
+        request = RequestSession(self, info)
         await request.start()
         return request
 
@@ -224,219 +206,6 @@ class SessionEngine:
         """The cookie path this request is judged against (from the options)."""
         options = _cookie_options(self.cookie(info.request) if callable(self.cookie) else self.cookie)
         return options.path or "/"
-
-
-@dataclass
-class RequestSessions:
-    """The session state of one request (express-session's closure variables)."""
-
-    engine: SessionEngine
-    info: RequestInfo
-    session: Session | None = None
-    sid: str | None = None
-    """The request's session id (``req.sessionID``); changes on ``regenerate()``."""
-    cookie_id: str | None = None
-    """The session id the request's cookie carried (after verifying its signature)."""
-    original_id: str | None = None
-    original_hash: str | None = None
-    saved_hash: str | None = None
-    active: bool = False
-    """False when sessions do not apply to this request (path outside the cookie path,
-    or the store failed and ``on_store_error="continue"``)."""
-    _touched: bool = field(default=False, repr=False)
-    _store_seconds: float = field(default=0.0, repr=False)
-    _removed: bool = field(default=False, repr=False)
-
-    async def start(self) -> None:
-        """Load or generate the request's session."""
-        engine = self.engine
-        if not self.info.path.startswith(engine.cookie_path(self.info)):
-            return
-        self.active = True
-        raw = parse_cookie_header(self.info.cookie_header).get(engine.name)
-        self.cookie_id = unsign_cookie(raw, engine.secrets) if raw is not None else None
-        self.sid = self.cookie_id
-        if self.cookie_id is None:
-            self._generate()
-            return
-        try:
-            stored = await self._call(engine.store.get(self.cookie_id))
-        except SessionDecodeError as exc:
-            logger.warning(
-                "session %r in the store is corrupt; starting a new session: %s", self.cookie_id, exc
-            )
-            stored = None
-        except Exception:
-            if engine.on_store_error == "raise":
-                raise
-            logger.exception("the session store failed; serving the request without a session")
-            self.active = False
-            self.sid = None
-            return
-        if stored is None:
-            self._generate()
-        else:
-            self._inflate(self.cookie_id, stored)
-
-    @property
-    def is_new(self) -> bool:
-        """Whether the request's session was made in this request (not loaded from the store)."""
-        return self.cookie_id is None or self.cookie_id != self.original_id
-
-    def is_modified(self) -> bool:
-        """Whether the session's id or data changed in this request (express's rule); a
-        removed or destroyed session counts as modified.
-        """
-        if self.session is None:
-            return self.original_id is not None
-        return self._is_modified(self.session)
-
-    def remove(self) -> None:
-        """The application removed the session (express's ``req.session = null``)."""
-        if self.session is not None:
-            self.session = None
-            self._removed = True
-
-    async def commit(self) -> list[str]:
-        """End the request: destroy, save or touch the session in the store as the rules say,
-        and return the ``Set-Cookie`` header values to send (zero or one).
-        """
-        engine = self.engine
-        if not self.active or self.sid is None:
-            return []
-        session = self.session
-        if session is None:
-            if engine.unset == "destroy" and self._removed:
-                await self._call(engine.store.destroy(self.sid))
-            return []
-        headers: list[str] = []
-        if self._should_set_cookie(session):
-            if session.cookie.secure and not engine.is_secure(self.info):
-                logger.warning(
-                    "not sending the Secure session cookie over plain HTTP (the session will not "
-                    "come back): serve HTTPS, use secure='auto', or trust_proxy=True behind a TLS proxy"
-                )
-            else:
-                self._touch_once(session)
-                value = sign_cookie(session.id, engine.secrets[0])
-                headers.append(session.cookie.serialize(engine.name, value))
-        self._touch_once(session)
-        if self._should_save(session):
-            await self.save(session)
-        elif engine.store_touches and self._should_touch(session):
-            await self._call(engine.store.touch(session.id, session.to_store()))
-        return headers
-
-    # --- what Session's methods do -------------------------------------------------------
-
-    async def save(self, session: Session) -> None:
-        """Store ``session`` now and remember its data as saved; a session larger than
-        ``max_session_bytes`` raises :class:`SessionTooLargeError` and nothing is written.
-        """
-        stored = session.to_store()
-        limit = self.engine.max_session_bytes
-        if limit is not None:
-            size = len(_JSON.dumps(stored).encode("utf-8"))
-            if size > limit:
-                raise SessionTooLargeError(size, limit)
-        self.saved_hash = session_hash(session.data)
-        await self._call(self.engine.store.set(session.id, stored))
-
-    async def reload(self, session: Session) -> None:
-        """Replace ``session``'s data and cookie with what the store holds."""
-        stored = await self._call(self.engine.store.get(session.id))
-        if stored is None:
-            raise SessionNotFoundError(f"failed to load session {session.id!r}")
-        cookie, data = _split(session.id, stored)
-        session.cookie = cookie
-        session.data.clear()
-        session.data.update(data)
-
-    async def regenerate(self, session: Session) -> None:
-        """Destroy ``session`` in the store and turn it into a new, empty one with a new id."""
-        await self._call(self.engine.store.destroy(session.id))
-        self.sid = session.id = self.engine.new_sid(self.info.request)
-        session.cookie = self.engine.new_cookie(self.info)
-        session.data.clear()
-        self.session = session
-
-    async def destroy(self, session: Session) -> None:
-        """Delete ``session`` from the store; the request has no session afterwards."""
-        if self.session is session:
-            self.session = None
-        await self._call(self.engine.store.destroy(session.id))
-
-    async def _call(self, operation: Awaitable[T]) -> T:
-        """A store call within what is left of this request's store time (``store_timeout``
-        bounds the request's store calls together, not each one).
-        """
-        limit = self.engine.store_timeout
-        if limit is None:
-            return await operation
-        left = limit - self._store_seconds
-        started = time.monotonic()
-        try:
-            return await within(max(left, 0.0), operation, type(self.engine.store).__name__)
-        finally:
-            self._store_seconds += time.monotonic() - started
-
-    # --- express-session's decision functions -------------------------------------------
-
-    def _generate(self) -> None:
-        sid = self.engine.new_sid(self.info.request)
-        self.sid = sid
-        self.session = Session(sid, self.engine.new_cookie(self.info), {}, self)
-        self.original_id = sid
-        self.original_hash = session_hash(self.session.data)
-
-    def _inflate(self, sid: str, stored: SessionData) -> None:
-        try:
-            cookie, data = _split(sid, stored)
-        except SessionDecodeError as exc:
-            logger.warning("session %r in the store is corrupt; starting a new session: %s", sid, exc)
-            self._generate()
-            return
-        self.session = Session(sid, cookie, data, self)
-        self.original_id = sid
-        self.original_hash = session_hash(data)
-        if not self.engine.resave:
-            self.saved_hash = self.original_hash
-
-    def _is_modified(self, session: Session) -> bool:
-        return self.original_id != session.id or self.original_hash != session_hash(session.data)
-
-    def _is_saved(self, session: Session) -> bool:
-        return self.original_id == session.id and self.saved_hash == session_hash(session.data)
-
-    def _should_save(self, session: Session) -> bool:
-        if not self.engine.save_uninitialized and self.saved_hash is None and self.cookie_id != session.id:
-            return self._is_modified(session)
-        return not self._is_saved(session)
-
-    def _should_touch(self, session: Session) -> bool:
-        return self.cookie_id == session.id and not self._should_save(session)
-
-    def _should_set_cookie(self, session: Session) -> bool:
-        if self.cookie_id != session.id:
-            return self.engine.save_uninitialized or self._is_modified(session)
-        return self.engine.rolling or (session.cookie.expires is not None and self._is_modified(session))
-
-    def _touch_once(self, session: Session) -> None:
-        if not self._touched:
-            session.touch()
-            self._touched = True
-
-
-def _split(sid: str, stored: SessionData) -> tuple[Cookie, dict[str, Any]]:
-    """A stored session's cookie and data; a record without a usable cookie is corrupt."""
-    cookie_json = stored.get("cookie")
-    if not isinstance(cookie_json, Mapping):
-        raise SessionDecodeError("the stored session has no cookie object", sid=sid)
-    try:
-        cookie = Cookie.from_json(cookie_json)
-    except ValueError as exc:
-        raise SessionDecodeError(f"the stored cookie is invalid: {exc}", sid=sid) from exc
-    return cookie, {k: v for k, v in stored.items() if k != "cookie"}
 
 
 def check_secrets(secret: Secrets) -> list[str | bytes]:

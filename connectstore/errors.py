@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "SerializationError",
     "SessionDecodeError",
+    "SessionNotFoundError",
     "SessionTooLargeError",
     "StoreError",
     "StoreURLError",
@@ -42,6 +43,12 @@ class SessionDecodeError(StoreError, ValueError):
         if sid is not None:
             message = f"session {sid!r}: {message}"
         super().__init__(message)
+
+
+class SessionNotFoundError(StoreError, LookupError):
+    """``session.reload()`` found no session under the id any more (express-session's
+    "failed to load session").
+    """
 
 
 class SerializationError(StoreError, ValueError):

@@ -3,6 +3,7 @@
 Sessions are kept as serialized JSON text, as express-session's MemoryStore keeps them,
 so nothing a caller does to a dict it passed in or got back changes what is stored.
 Expired sessions vanish when they are read or listed; there is no background sweep.
+``close()`` releases nothing and forgets nothing: the store works as before after it.
 For tests and single-process development, not for production.
 """
 
@@ -11,14 +12,15 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator, Callable
 
-from connectstore.cookie import now_ms, session_expires
+from connectstore.expiry import now_ms, session_expires
+from connectstore.listing import ListingFromItems, decode_listed
 from connectstore.serializer import JSONSerializer, Serializer, SessionData, decode_session
-from connectstore.store import Store
+from connectstore.store import check_sid
 
 __all__ = ["MemoryStore"]
 
 
-class MemoryStore(Store):
+class MemoryStore(ListingFromItems):
     """A dict of sid -> serialized session.
 
     ``ttl`` (seconds) bounds sessions whose cookie has no expiry; the default ``None``
@@ -46,11 +48,11 @@ class MemoryStore(Store):
 
     async def get(self, sid: str) -> SessionData | None:
         """The live session under ``sid``, or None; an expired one is deleted on the way."""
-        return self._load(sid)
+        return self._load(check_sid(sid))
 
     async def set(self, sid: str, session: SessionData) -> None:
         """Store a copy of ``session``; an expiry already past deletes it instead."""
-        self._write(sid, session)
+        self._write(check_sid(sid), session)
 
     def _write(self, sid: str, session: SessionData) -> None:
         text = self.serializer.dumps(session)
@@ -62,37 +64,27 @@ class MemoryStore(Store):
 
     async def destroy(self, sid: str) -> None:
         """Forget ``sid``; a missing sid is fine."""
-        self._sessions.pop(sid, None)
+        self._sessions.pop(check_sid(sid), None)
 
     async def touch(self, sid: str, session: SessionData) -> None:
         """Replace only the stored ``cookie`` of a live session (express-session's rule)."""
-        current = self._load(sid)
+        current = self._load(check_sid(sid))
         if current is None:
             return
         current["cookie"] = session.get("cookie")
         self._write(sid, current)
 
-    async def all(self) -> dict[str, SessionData]:
-        """Every live session keyed by sid."""
-        return {sid: session async for sid, session in self.items()}
-
     async def clear(self) -> None:
         """Drop every session."""
         self._sessions.clear()
 
-    async def length(self) -> int:
-        """How many live sessions there are."""
-        return len([sid async for sid in self.ids()])
-
-    async def ids(self) -> AsyncIterator[str]:
-        """Ids of live sessions."""
-        async for sid, _ in self.items():
-            yield sid
-
     async def items(self) -> AsyncIterator[tuple[str, SessionData]]:
-        """``(sid, session)`` for live sessions; expired ones are deleted on the way."""
+        """``(sid, session)`` for live sessions; expired ones are deleted on the way, and a
+        corrupt one is skipped with a warning (``all``, ``ids`` and ``length`` come from here).
+        """
         for sid in list(self._sessions):
-            session = self._load(sid)
+            text = self._live_text(sid)
+            session = None if text is None else decode_listed(self.serializer, sid, text, store=self)
             if session is not None:
                 yield sid, session
 
@@ -103,6 +95,11 @@ class MemoryStore(Store):
         return expires
 
     def _load(self, sid: str) -> SessionData | None:
+        text = self._live_text(sid)
+        return None if text is None else decode_session(self.serializer, sid, text)
+
+    def _live_text(self, sid: str) -> str | None:
+        """The stored text of a live ``sid``, or None (an expired one is deleted)."""
         entry = self._sessions.get(sid)
         if entry is None:
             return None
@@ -110,4 +107,4 @@ class MemoryStore(Store):
         if deadline is not None and deadline <= self._clock():
             del self._sessions[sid]
             return None
-        return decode_session(self.serializer, sid, text)
+        return text

@@ -14,17 +14,12 @@ from collections.abc import Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from connectstore.cookie import Cookie
-from connectstore.errors import StoreError
 from connectstore.serializer import SessionData
 
 if TYPE_CHECKING:
-    from connectstore.engine import RequestSessions
+    from connectstore.request_session import RequestSession
 
-__all__ = ["Session", "SessionNotFoundError", "session_hash"]
-
-
-class SessionNotFoundError(StoreError, LookupError):
-    """``reload()`` found no session under the id any more (express's "failed to load session")."""
+__all__ = ["Session", "session_hash"]
 
 
 def session_hash(data: MutableMapping[str, Any] | dict[str, Any]) -> str:
@@ -45,7 +40,7 @@ class Session(MutableMapping[str, Any]):
     the data (not to the cookie) count as a modification, as in express-session.
     """
 
-    def __init__(self, sid: str, cookie: Cookie, data: dict[str, Any], request: RequestSessions) -> None:
+    def __init__(self, sid: str, cookie: Cookie, data: dict[str, Any], request: RequestSession) -> None:
         self.id = sid
         self.cookie = cookie
         self._data = data
@@ -91,7 +86,9 @@ class Session(MutableMapping[str, Any]):
         await self._request.save(self)
 
     async def reload(self) -> None:
-        """Replace the data with what the store holds now; :class:`SessionNotFoundError` if gone."""
+        """Replace the data with what the store holds now;
+        :class:`~connectstore.errors.SessionNotFoundError` if it is gone.
+        """
         await self._request.reload(self)
 
     async def regenerate(self) -> None:

@@ -9,6 +9,24 @@ receives, and the cookie's ``expires`` decides how long the store keeps it.
 optional methods it implements in :attr:`Store.capabilities`; calling one it does not
 list raises :class:`UnsupportedOperationError`. Middleware and the conformance suite ask
 :func:`supports` instead of guessing.
+
+Three edges every store handles the same way (each is a clause of the conformance suite):
+
+* **A corrupt record** (bytes that are no session, written behind the store's back) is not
+  a session. ``get(sid)`` of it raises :class:`~connectstore.SessionDecodeError` naming the
+  sid; the listings (``all``, ``ids``, ``items``, ``length``) skip it, logging one WARNING
+  per record on logger ``"connectstore"`` that names the store and the sid, never the
+  content, so ``length()`` equals the number of sessions ``all()`` returns;
+  ``destroy(sid)`` and ``clear()`` remove it and ``set(sid, ...)`` replaces it.
+  :func:`connectstore.listing.decode_listed` does the skipping and the logging.
+* **Any call after** :meth:`Store.close` **works.** ``close()`` releases what the store
+  holds (connections, worker threads, a sweep task) and is idempotent; the next call opens
+  what it needs again, as redis-py clients and SQLAlchemy engines do, and a later
+  ``close()`` releases it again. Data in a persistent backend is unchanged by closing and
+  reopening. A client the user passed in is never closed by the store.
+* **A session id that is not a** ``str`` raises :class:`TypeError` ("a session id is a
+  str, not int") from every method that takes one, before any I/O: call
+  :func:`check_sid` first.
 """
 
 from __future__ import annotations
@@ -21,7 +39,7 @@ from typing import ClassVar, Final, TypeVar
 from connectstore.errors import UnsupportedOperationError
 from connectstore.serializer import SessionData
 
-__all__ = ["CAPABILITIES", "Store", "capabilities", "supports"]
+__all__ = ["CAPABILITIES", "Store", "capabilities", "check_sid", "supports"]
 
 _S = TypeVar("_S", bound="Store")
 
@@ -57,6 +75,8 @@ class Store(abc.ABC):
         expiry (TTL, column) has passed *or* its own ``cookie.expires`` is in the past,
         whatever the backend says; listings and ``length`` leave such sessions out too.
         The returned dict is the caller's own: mutating it does not change what is stored.
+        A stored record that is no session raises :class:`~connectstore.SessionDecodeError`
+        naming ``sid``; a ``sid`` that is not a ``str`` raises :class:`TypeError`.
         """
 
     @abc.abstractmethod
@@ -66,43 +86,67 @@ class Store(abc.ABC):
         Its lifetime comes from ``session["cookie"]["expires"]``, or the store's default
         TTL when that is null. An expiry already past deletes the session instead.
         A value that cannot be stored faithfully raises
-        :class:`~connectstore.SerializationError` before anything is written.
+        :class:`~connectstore.SerializationError` before anything is written; a ``sid`` that
+        is not a ``str`` raises :class:`TypeError`, also before anything is written. A corrupt
+        record under ``sid`` is replaced.
         """
 
     @abc.abstractmethod
     async def destroy(self, sid: str) -> None:
-        """Delete the session under ``sid``; deleting a missing session is not an error."""
+        """Delete the session under ``sid``; deleting a missing session is not an error.
+
+        A corrupt record under ``sid`` is deleted too; a ``sid`` that is not a ``str`` raises
+        :class:`TypeError` before anything is deleted.
+        """
 
     async def touch(self, sid: str, session: SessionData) -> None:
         """Extend the life of a live session to ``session``'s new cookie expiry.
 
         Never changes the stored application data (only the cookie/expiry); a no-op for a
-        missing or expired sid: it never creates a session.
+        missing or expired sid: it never creates a session. A ``sid`` that is not a ``str``
+        raises :class:`TypeError` before any I/O.
         """
         raise UnsupportedOperationError(self, "touch")
 
     async def all(self) -> dict[str, SessionData]:
-        """Every live session, keyed by sid (expired sessions never appear)."""
+        """Every live session, keyed by sid (expired sessions never appear).
+
+        A corrupt record is skipped and logged (see the module documentation), never raised.
+        """
         raise UnsupportedOperationError(self, "all")
 
     async def clear(self) -> None:
-        """Delete this store's sessions, and nothing else in a shared backend."""
+        """Delete this store's sessions (corrupt records included), and nothing else in a
+        shared backend.
+        """
         raise UnsupportedOperationError(self, "clear")
 
     async def length(self) -> int:
-        """The number of live sessions."""
+        """The number of live sessions: as many as :meth:`all` returns (corrupt records and
+        expired sessions are not counted).
+        """
         raise UnsupportedOperationError(self, "length")
 
     def ids(self) -> AsyncIterator[str]:
-        """Stream the ids of live sessions, in bounded memory. An id may be reported once only."""
+        """Stream the ids of live sessions, in bounded memory. An id may be reported once only.
+
+        A corrupt record is skipped and logged, never raised.
+        """
         raise UnsupportedOperationError(self, "ids")
 
     def items(self) -> AsyncIterator[tuple[str, SessionData]]:
-        """Stream ``(sid, session)`` for live sessions, in bounded memory."""
+        """Stream ``(sid, session)`` for live sessions, in bounded memory; a corrupt record is
+        skipped and logged, never raised.
+        """
         raise UnsupportedOperationError(self, "items")
 
     async def close(self) -> None:
-        """Release connections and stop background tasks. Safe to call more than once."""
+        """Release connections, worker threads and background tasks. Safe to call more than once.
+
+        The store stays usable: the next call opens what it needs again (data in a persistent
+        backend is unchanged), and a later ``close()`` releases it again. A client the user
+        passed in is never closed.
+        """
         return None
 
     async def __aenter__(self: _S) -> _S:
@@ -115,6 +159,15 @@ class Store(abc.ABC):
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+def check_sid(sid: object) -> str:
+    """``sid`` itself when it is a ``str``; else :class:`TypeError` ("a session id is a str,
+    not int"). Every store method that takes a sid calls it first, before any I/O.
+    """
+    if not isinstance(sid, str):
+        raise TypeError(f"a session id is a str, not {type(sid).__name__}")
+    return sid
 
 
 def capabilities(store: object) -> frozenset[str]:

@@ -19,10 +19,10 @@ from connectstore.memory import MemoryStore
 from connectstore.redaction import Credentials, is_credential_name, url_credentials
 from connectstore.store import Store
 
-__all__ = ["ENTRY_POINT_GROUP", "StoreFactory", "installed_schemes", "open_store"]
+__all__ = ["ENTRY_POINT_GROUP", "StoreURLFactory", "installed_schemes", "open_store"]
 
 ENTRY_POINT_GROUP = "connectstore.stores"
-StoreFactory = Callable[..., Store]
+StoreURLFactory = Callable[..., Store]
 """``factory(url, **options) -> Store``: what an entry point in the group names."""
 
 
@@ -47,7 +47,7 @@ def _positive_seconds(text: str) -> float:
     return seconds
 
 
-_BUILT_IN: dict[str, StoreFactory] = {"memory": open_memory_store}
+_BUILT_IN: dict[str, StoreURLFactory] = {"memory": open_memory_store}
 
 
 def installed_schemes() -> dict[str, str]:

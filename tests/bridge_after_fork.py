@@ -2,7 +2,8 @@
 
 ``python -m tests.bridge_after_fork SOURCE URL WARM TIMEOUT``: SOURCE is ``factory`` (the
 bridge builds ``open_store(URL)``) or ``instance`` (it is given ``open_store(URL)`` ready
-made); WARM ``1`` makes the parent use the bridge before forking, ``0`` not. The child
+made); WARM ``1`` makes the parent use the bridge before forking, ``closed`` use it and
+close it, ``0`` not. The child
 writes and reads through the same bridge object and exits normally; then the parent uses
 its bridge again, to show the child left the parent's loop and connections alone. The
 result is one JSON line on stdout: ``{"child": {...}, "parent": {...}}``.
@@ -16,7 +17,10 @@ import sys
 import traceback
 from typing import Any
 
-from connectstore import BlockingStore, StoreError, open_store
+from connectstore import BlockingStore, Store, StoreError, open_store
+
+#: The pid of each process in which the factory built a store.
+BUILT: list[int] = []
 
 
 def session(n: int) -> dict[str, Any]:
@@ -28,6 +32,7 @@ def in_child(bridge: BlockingStore, out: int) -> None:
     try:
         bridge.set("child", session(2))
         report: dict[str, Any] = {"child": bridge.get("child"), "parent": bridge.get("parent")}
+        report["built_here"] = BUILT.count(os.getpid())
         bridge.close()
     except StoreError as exc:
         report = {"error": type(exc).__name__, "message": str(exc)}
@@ -39,13 +44,20 @@ def in_child(bridge: BlockingStore, out: int) -> None:
 
 
 def main() -> None:
-    source, url, warm, timeout = sys.argv[1], sys.argv[2], sys.argv[3] == "1", float(sys.argv[4])
+    source, url, warm, timeout = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+
+    def factory() -> Store:
+        BUILT.append(os.getpid())
+        return open_store(url)
+
     if source == "factory":
-        bridge = BlockingStore(lambda: open_store(url), timeout=timeout)
+        bridge = BlockingStore(factory, timeout=timeout)
     else:
         bridge = BlockingStore(open_store(url), timeout=timeout)
-    if warm:
+    if warm != "0":
         bridge.set("parent", session(1))
+    if warm == "closed":
+        bridge.close()
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:

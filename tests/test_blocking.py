@@ -130,12 +130,47 @@ def test_a_hung_store_fails_fast_with_typed_error() -> None:
         assert store.length() == 1
 
 
-def test_closed_bridge_refuses_calls_and_close_is_idempotent() -> None:
-    store = BlockingStore(MemoryStore())
-    store.close()
-    store.close()
-    with pytest.raises(RuntimeError, match="closed"):
-        store.get("a")
+def test_a_closed_bridge_works_again_on_the_same_store_and_close_is_idempotent() -> None:
+    """close() closes the store once and stops the thread; the next call starts a thread
+    again on the same store (its data kept, the factory not called again), and close()
+    after that closes it again.
+    """
+    closes: list[bool] = []
+    built: list[Store] = []
+
+    class Closing(MemoryStore):
+        async def close(self) -> None:
+            closes.append(True)
+
+    def factory() -> Store:
+        built.append(Closing())
+        return built[-1]
+
+    before = bridge_threads()
+    bridge = BlockingStore(factory)
+    bridge.set("a", {"cookie": {}, "n": 1})
+    bridge.close()
+    bridge.close()
+    assert closes == [True]
+    assert bridge_threads() == before
+    assert bridge.get("a") == {"cookie": {}, "n": 1}
+    assert len(bridge_threads()) == len(before) + 1
+    bridge.set("b", {"cookie": {}, "n": 2})
+    assert len(built) == 1
+    bridge.close()
+    assert closes == [True, True]
+    assert bridge_threads() == before
+    assert bridge.length() == 2
+    bridge.close()
+
+
+def test_a_store_given_ready_made_is_used_again_after_close() -> None:
+    store = MemoryStore()
+    with BlockingStore(store) as bridge:
+        bridge.set("a", {"cookie": {}})
+    with bridge:
+        assert bridge.store is store
+        assert bridge.all() == {"a": {"cookie": {}}}
 
 
 def test_run_executes_any_coroutine_on_the_store_loop() -> None:
@@ -178,10 +213,13 @@ def store_url(kind: str, tmp_path: Path) -> str:
     return f"redis://127.0.0.1:6379/0?prefix=cs-fork-{uuid.uuid4().hex[:12]}:"
 
 
-def run_fork_script(source: str, url: str, *, warm: bool) -> dict[str, Any]:
-    """tests/bridge_after_fork.py in a fresh interpreter; its JSON report."""
+def run_fork_script(source: str, url: str, *, warm: bool | str) -> dict[str, Any]:
+    """tests/bridge_after_fork.py in a fresh interpreter (``warm``: True, False or
+    ``"closed"``); its JSON report.
+    """
+    mode = warm if isinstance(warm, str) else "1" if warm else "0"
     done = subprocess.run(
-        [sys.executable, "-m", "tests.bridge_after_fork", source, url, "1" if warm else "0", "30"],
+        [sys.executable, "-m", "tests.bridge_after_fork", source, url, mode, "30"],
         cwd=Path(__file__).parent.parent,
         capture_output=True,
         text=True,
@@ -232,3 +270,19 @@ def test_a_store_instance_used_before_the_fork_is_refused_in_the_child_with_a_cl
     assert "forked" in report["child"]["message"]
     assert "factory" in report["child"]["message"]
     assert report["parent"]["after"]["n"] == 3  # the parent's bridge is unaffected
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_a_bridge_closed_before_the_fork_builds_a_store_of_its_own_in_the_child(
+    kind: str, tmp_path: Path
+) -> None:
+    """The parent used the bridge and closed it: the child calls the factory again rather than
+    reopening its copy of the parent's store; the parent goes on with its own.
+    """
+    report = run_fork_script("factory", store_url(kind, tmp_path), warm="closed")
+    child, parent = report["child"], report["parent"]
+    assert "error" not in child, child
+    assert child["built_here"] == 1
+    assert child["parent"]["n"] == 1  # the shared backend kept what the parent wrote
+    assert parent["after"]["n"] == 3
+    assert parent["child"]["n"] == 2

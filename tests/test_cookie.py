@@ -13,13 +13,12 @@ from connectstore import (
     DEFAULT_TTL,
     Cookie,
     SerializationError,
-    format_expires,
     is_expired,
     now_ms,
-    parse_expires,
     session_expires,
     ttl_seconds,
 )
+from connectstore.cookie import format_expires, parse_expires
 from connectstore.signing import sign_cookie
 from tests.conftest import load_vectors
 

@@ -54,7 +54,16 @@ def delete_redis_keys(prefix: str) -> None:
 
 def test_the_documents_snippets_are_found() -> None:
     documents = {snippet.document for snippet in SNIPPETS}
-    assert {"README.md", "docs/writing-a-store.md", "adapters/redis/README.md"} <= documents
+    assert {
+        "README.md",
+        "docs/contract.md",
+        "docs/errors.md",
+        "docs/integrations.md",
+        "docs/interop.md",
+        "docs/sessions-and-cookies.md",
+        "docs/writing-a-store.md",
+        "adapters/redis/README.md",
+    } <= documents
     assert len(RUNNABLE) >= 10, [s.id for s in RUNNABLE]
     assert len(RUNNABLE) >= 3 * (len(SNIPPETS) - len(RUNNABLE)), "most snippets must run"
 
@@ -140,7 +149,7 @@ def test_every_snippet_passes_mypy_strict(tmp_path: Path) -> None:
     assert result.returncode == 0, report
 
 
-# --- what the README's "Errors" section claims ----------------------------------------------
+# --- what docs/errors.md claims -------------------------------------------------------------
 
 MALFORMED_URLS = [
     "",
@@ -170,13 +179,21 @@ MALFORMED_URLS = [
 
 
 def test_the_errors_table_is_true() -> None:
-    """README: each error of the table is a StoreError with the builtin base it names."""
+    """docs/errors.md: each error of the table is a StoreError with the builtin base it names."""
     import connectstore
 
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n## Errors", 1)[1].split("\n## ", 1)[0]
+    document = (REPO / "docs" / "errors.md").read_text(encoding="utf-8")
+    section = document.split("\n## Errors", 1)[1].split("\n## ", 1)[0]
     table = re.findall(r"^\| `(\w+)` \(also `(\w+)`\) \|", section, re.MULTILINE)
     assert len(table) >= 5, section[:500]
+    exported = {
+        name
+        for name in connectstore.__all__
+        if isinstance(getattr(connectstore, name), type)
+        and issubclass(getattr(connectstore, name), connectstore.StoreError)
+        and name != "StoreError"
+    }
+    assert sorted(exported - {name for name, _ in table}) == [], "errors the table does not list"
     for name, builtin in table:
         error = getattr(connectstore, name)
         assert issubclass(error, connectstore.StoreError), name
@@ -184,7 +201,7 @@ def test_the_errors_table_is_true() -> None:
 
 
 def test_every_public_error_derives_from_store_error() -> None:
-    """README: "All errors derive from StoreError"."""
+    """docs/errors.md: "All errors derive from StoreError"."""
     import connectstore
 
     exported = [
@@ -198,7 +215,7 @@ def test_every_public_error_derives_from_store_error() -> None:
 
 @pytest.mark.parametrize("url", MALFORMED_URLS)
 def test_a_malformed_store_url_raises_store_url_error(url: str) -> None:
-    """README: a malformed URL raises StoreURLError (at open_store, before any connection),
+    """docs/errors.md: a malformed URL raises StoreURLError (at open_store, before any connection),
     and the message never shows the URL's password.
     """
     from connectstore import StoreURLError, open_store

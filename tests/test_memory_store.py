@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from connectstore import Cookie, MemoryStore, SerializationError, format_expires
+from connectstore import Cookie, MemoryStore, SerializationError, SessionDecodeError
+from connectstore.cookie import format_expires
 
 T0 = 1_893_553_445_678
 
@@ -121,3 +122,49 @@ async def test_the_cookie_expiry_wins_over_ttl() -> None:
     await store.touch("open", session(T0 + 500, n=2))  # touching with a past expiry expires it
     assert await store.get("open") is None
     assert await store.length() == 0
+
+
+@pytest.mark.parametrize("sid", [1, b"a", None])
+async def test_a_sid_that_is_not_a_str_is_a_type_error_and_writes_nothing(sid: object) -> None:
+    store = MemoryStore()
+    for call in (
+        store.get(sid),  # type: ignore[arg-type]
+        store.set(sid, session(None, n=1)),  # type: ignore[arg-type]
+        store.touch(sid, session(None, n=1)),  # type: ignore[arg-type]
+        store.destroy(sid),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(TypeError, match=f"^a session id is a str, not {type(sid).__name__}$"):
+            await call
+    assert await store.length() == 0
+
+
+async def test_listings_skip_a_corrupt_record_with_one_warning_naming_the_sid(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = MemoryStore()
+    for sid in ("a", "b", "c"):
+        await store.set(sid, session(None, secret=f"content-{sid}"))
+    _, deadline = store._sessions["b"]
+    store._sessions["b"] = ("{not json", deadline)
+    with caplog.at_level("WARNING", logger="connectstore"):
+        assert sorted(await store.all()) == ["a", "c"]
+    warnings = [record for record in caplog.records if record.name == "connectstore"]
+    assert len(warnings) == 1
+    assert "'b'" in warnings[0].getMessage()
+    assert await store.length() == 2
+    assert sorted([sid async for sid in store.ids()]) == ["a", "c"]
+    assert "not json" not in caplog.text
+    with pytest.raises(SessionDecodeError):
+        await store.get("b")
+    await store.destroy("b")
+    assert await store.get("b") is None
+
+
+async def test_close_keeps_the_sessions_and_the_store_usable() -> None:
+    store = MemoryStore()
+    await store.set("a", session(None, n=1))
+    await store.close()
+    await store.close()
+    assert await store.get("a") == session(None, n=1)
+    await store.set("b", session(None, n=2))
+    assert await store.length() == 2

@@ -165,14 +165,14 @@ def test_credential_names(name: str) -> None:
 
 def test_the_options_of_the_adapters_are_shown() -> None:
     """Of the Redis and SurrealDB adapters' URL options, only the credentials are masked."""
-    from connectstore_redis.clients import REDIS_URL_OPTIONS, STORE_URL_OPTIONS
+    from connectstore_redis.url import REDIS_URL_OPTIONS, STORE_URL_OPTIONS
     from connectstore_surrealdb import url as surreal_url
 
     redis_credentials = {"password", "ssl_password"}
     surreal_credentials = {"token"}
     for names, credentials in (
         ({*REDIS_URL_OPTIONS, *STORE_URL_OPTIONS, "db"}, redis_credentials),
-        ({*surreal_url._CONVERTERS, *surreal_url._ALIASES, "auth", "token"}, surreal_credentials),
+        (set(surreal_url.OPTIONS.names), surreal_credentials),
     ):
         assert credentials <= names
         for name in names:

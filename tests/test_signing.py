@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectstore import (
+from connectstore.signing import (
     decode_uri_component,
     encode_uri_component,
     generate_sid,

@@ -91,3 +91,13 @@ async def test_async_with_closes() -> None:
     async with Closing() as store:
         await store.set("a", {"cookie": {}})
     assert closed == [True]
+
+
+def test_check_sid_returns_a_str_and_refuses_anything_else() -> None:
+    from connectstore import check_sid
+
+    assert check_sid("abc") == "abc"
+    assert check_sid("") == ""
+    for sid, name in ((1, "int"), (b"abc", "bytes"), (None, "NoneType"), (["a"], "list")):
+        with pytest.raises(TypeError, match=f"^a session id is a str, not {name}$"):
+            check_sid(sid)

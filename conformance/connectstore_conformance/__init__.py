@@ -5,6 +5,7 @@ empty store; every clause of the contract becomes a test. See the README for the
 """
 
 from connectstore_conformance.base import ConformanceBase, requires
+from connectstore_conformance.closing import CloseChecks
 from connectstore_conformance.corruption import CorruptRecordChecks
 from connectstore_conformance.hostile import ConcurrencyChecks, HostileSidChecks
 from connectstore_conformance.memory import ListingMemoryChecks
@@ -17,6 +18,7 @@ from connectstore_conformance.sessions import EVERY_JSON_TYPE, HOSTILE_SIDS, mak
 __all__ = [
     "EVERY_JSON_TYPE",
     "HOSTILE_SIDS",
+    "CloseChecks",
     "ConcurrencyChecks",
     "ConformanceBase",
     "CorruptRecordChecks",
@@ -41,6 +43,7 @@ class StoreConformance(
     CorruptRecordChecks,
     ModelChecks,
     ConcurrencyChecks,
+    CloseChecks,
     HostileSidChecks,
     ListingChecks,
     TouchChecks,

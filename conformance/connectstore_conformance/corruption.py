@@ -5,20 +5,23 @@ They need the store author's ``corrupt_record`` fixture: an async callable
 session (not JSON), behind the store's back, as a crash mid-write, another program or a
 bad migration would. Without it the checks report "not supported".
 
-What listings (``all``/``ids``/``items``/``length``) do with a corrupt record is not
-checked yet: today some stores skip and log it, others raise (issue 13 decides).
+The contract (see :mod:`connectstore.store`): ``get`` of a corrupt record raises
+:class:`~connectstore.SessionDecodeError` naming its sid; the listings
+(``all``/``ids``/``items``/``length``) skip it and list the live sessions around it;
+``destroy`` removes it and ``set`` replaces it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
 import pytest
 
-from connectstore import SessionDecodeError, Store
-from connectstore_conformance.base import ConformanceBase, author_fixture
-from connectstore_conformance.sessions import make_session
+from connectstore import SessionDecodeError, Store, supports
+from connectstore_conformance.base import NOT_SUPPORTED, ConformanceBase, author_fixture
+from connectstore_conformance.sessions import make_session, without_cookie
+from connectstore_conformance.verdicts import call, shown
 
 #: What the ``corrupt_record`` fixture provides: ``await corrupt_record(sid)``.
 Corrupter = Callable[[str], Awaitable[None]]
@@ -91,3 +94,62 @@ class CorruptRecordChecks(ConformanceBase):
         await corrupter("bad")
         await store.destroy("bad")
         assert await store.get("bad") is None, "destroy('bad') did not remove the corrupt record"
+
+    async def test_corrupt_record_is_skipped_by_listings(self, store: Store, corrupter: Corrupter) -> None:
+        """all(), ids(), items() and length() skip a corrupt record (never raise) and list the
+        live sessions around it; length() counts exactly what all() lists; get() of it still
+        raises SessionDecodeError, and destroy() and clear() remove it.
+        """
+        listings = [name for name in ("all", "ids", "items", "length") if supports(store, name)]
+        if not listings:
+            pytest.skip(f"{NOT_SUPPORTED}: the store declares none of all, ids, items, length")
+        live = {"a-live": {"n": 1}, "c-live": {"n": 3}}
+        for sid, data in live.items():
+            await store.set(sid, make_session(**data))
+        await store.set("b-corrupt", make_session(n=2))
+        await corrupter("b-corrupt")
+        why = "'b-corrupt' holds a corrupt record, between the live 'a-live' and 'c-live'"
+        await self.expect_listed(store, listings, live, why)
+        outcome = await answer_or_error(store.get("b-corrupt"))
+        self.expect(
+            isinstance(outcome, SessionDecodeError),
+            call("get", "b-corrupt"),
+            "SessionDecodeError (listings skip a corrupt record; get() of it reports it)",
+            outcome,
+        )
+        await store.destroy("b-corrupt")
+        await self.expect_data(store, "b-corrupt", None, "destroy() of a corrupt record removes it")
+        await self.expect_listed(store, listings, live, "after destroy('b-corrupt')")
+        if supports(store, "clear"):
+            await corrupter("c-live")
+            await store.clear()
+            await self.expect_data(store, "c-live", None, "clear() removes a corrupt record too")
+            await self.expect_listed(store, listings, {}, "after clear() of a store holding a corrupt record")
+
+    async def expect_listed(
+        self, store: Store, listings: list[str], live: Mapping[str, object], detail: str
+    ) -> None:
+        """Fail unless each of ``listings`` reports exactly the sessions ``live`` (sid -> data),
+        without raising.
+        """
+        for name in listings:
+            got = await answer_or_error(_listed(store, name))
+            if name == "length":
+                expected = f"{len(live)} (the number of live sessions)"
+                self.expect(got == len(live), call(name), expected, got, detail)
+            elif name == "ids":
+                self.expect(
+                    got == sorted(live), call(name), f"the live sids {shown(sorted(live))}", got, detail
+                )
+            else:
+                self.expect(got == live, call(name), f"the live sessions {shown(live)}", got, detail)
+
+
+async def _listed(store: Store, name: str) -> object:
+    """What the listing ``name`` reports: the count, the sorted ids, or sid -> application data."""
+    if name == "length":
+        return await store.length()
+    if name == "ids":
+        return sorted([sid async for sid in store.ids()])
+    pairs = (await store.all()).items() if name == "all" else [pair async for pair in store.items()]
+    return {sid: without_cookie(session) for sid, session in pairs}

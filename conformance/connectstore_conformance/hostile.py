@@ -7,14 +7,21 @@ from typing import Any
 
 import pytest
 
-from connectstore import Store
+from connectstore import Store, supports
 from connectstore_conformance.base import ConformanceBase, requires
+from connectstore_conformance.corruption import answer_or_error
 from connectstore_conformance.sessions import HOSTILE_SIDS, make_session, without_cookie
 from connectstore_conformance.verdicts import SESSION, call, shown
 
+#: Session ids of the wrong type, as a caller passing ``request.cookies.get(...)`` bytes, a
+#: numeric user id or a missing value would.
+NOT_STR_SIDS: tuple[object, ...] = (1, b"1", None)
+
 
 class HostileSidChecks(ConformanceBase):
-    """Session ids with glob, regex, SQL, SurrealQL and path characters are plain strings."""
+    """Session ids with glob, regex, SQL, SurrealQL and path characters are plain strings;
+    a sid that is no string is a TypeError.
+    """
 
     async def test_hostile_sids_are_stored_and_found_exactly(self, store: Store) -> None:
         """Each hostile sid (glob/regex characters, %, quotes, SQL and SurrealQL fragments,
@@ -68,6 +75,38 @@ class HostileSidChecks(ConformanceBase):
             await store.touch(sid, make_session(owner="attacker"))
             await self.expect_data(store, sid, None, f"after {call('touch', sid, SESSION)} of a missing sid")
         await self.expect_data(store, "victim", {"owner": "victim"}, "after touch() of every hostile sid")
+
+    async def test_a_sid_that_is_not_a_str_raises_type_error(self, store: Store) -> None:
+        """get(), set(), destroy() and touch() of a sid that is not a str (an int, bytes,
+        None) raise TypeError before any write: the store holds nothing new afterwards.
+        """
+        await store.set("victim", make_session(owner="victim"))
+        methods = ["get", "set", "destroy"] + (["touch"] if supports(store, "touch") else [])
+        for sid in NOT_STR_SIDS:
+            for method in methods:
+                args: tuple[object, ...] = (sid,) if method in ("get", "destroy") else (sid, SESSION)
+                outcome = await answer_or_error(self.call_with(store, method, sid))
+                self.expect(
+                    isinstance(outcome, TypeError),
+                    call(method, *args),
+                    "TypeError (a session id is a str)",
+                    outcome,
+                )
+        why = "after get/set/destroy/touch of sids that are no str (1, b'1', None)"
+        for text in ("1", "b'1'", "None"):
+            await self.expect_data(store, text, None, why)
+        await self.expect_data(store, "victim", {"owner": "victim"}, why)
+        if supports(store, "all"):
+            self.expect_equal("sorted(all())", sorted(await store.all()), ["victim"], why)
+        if supports(store, "length"):
+            self.expect_equal(call("length"), await store.length(), 1, why)
+
+    @staticmethod
+    async def call_with(store: Store, method: str, sid: object) -> object:
+        """``store.<method>(sid[, session])``, with a sid of the wrong type on purpose."""
+        if method in ("get", "destroy"):
+            return await getattr(store, method)(sid)
+        return await getattr(store, method)(sid, make_session(owner="intruder"))
 
 
 class ConcurrencyChecks(ConformanceBase):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 #: The environment variable that carries the chosen knob values (JSON) to the suite run.
 KNOBS_ENV = "CONNECTSTORE_CHECK_KNOBS"
 
-KnobValue = float | int
+KnobValue = float | int | bool
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,23 @@ def _number(kind: type[float] | type[int], minimum: float, inclusive: bool) -> C
 
     parse.__name__ = kind.__name__  # argparse names the type in its own messages
     return parse
+
+
+def yes_or_no(text: str) -> bool:
+    """A parser for a yes/no option value."""
+    lowered = text.strip().lower()
+    if lowered in ("yes", "true", "1"):
+        return True
+    if lowered in ("no", "false", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"must be yes or no, not {text!r}")
+
+
+def shown(value: KnobValue) -> str:
+    """A knob's value as the command's help shows it: ``yes``/``no`` or the number."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return f"{value:g}"
 
 
 positive_float = _number(float, 0, inclusive=False)
@@ -107,6 +124,14 @@ KNOBS: tuple[Knob, ...] = (
         positive_float,
         "how long the store may take to serve again once the backend is back (outage checks; "
         "times --time-scale)",
+    ),
+    Knob(
+        "close_keeps_data",
+        "--close-keeps-data",
+        "yes/no",
+        yes_or_no,
+        "whether sessions written before close() must still be there after it (no: a store whose "
+        "data lives only as long as its connection, such as sqlite://:memory:)",
     ),
 )
 

@@ -22,7 +22,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from connectstore import SessionData, Store, format_expires, now_ms
+from connectstore import SessionData, Store, now_ms
+from connectstore.cookie import format_expires
 from connectstore_conformance.base import ConformanceBase
 from connectstore_conformance.sessions import make_session, without_cookie
 from connectstore_conformance.verdicts import Literal, shown, violation

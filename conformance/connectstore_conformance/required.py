@@ -7,7 +7,8 @@ from datetime import datetime
 
 import pytest
 
-from connectstore import SerializationError, SessionData, Store, format_expires, now_ms
+from connectstore import SerializationError, SessionData, Store, now_ms
+from connectstore.cookie import format_expires
 from connectstore_conformance.base import ConformanceBase, same_json
 from connectstore_conformance.sessions import EVERY_JSON_TYPE, make_session, without_cookie
 from connectstore_conformance.verdicts import SESSION, call, shown, violation

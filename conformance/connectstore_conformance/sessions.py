@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectstore import SessionData, format_expires, now_ms
+from connectstore import SessionData, now_ms
+from connectstore.cookie import format_expires
 
 
 def make_session(expires_in: float | None = 3600.0, **data: Any) -> SessionData:

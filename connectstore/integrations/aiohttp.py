@@ -22,7 +22,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from connectstore.engine import RequestInfo, RequestSessions, SessionEngine
+from connectstore.engine import RequestInfo, SessionEngine
+from connectstore.request_session import RequestSession
 from connectstore.session import Session
 from connectstore.store import Store
 
@@ -45,7 +46,7 @@ _STATE: web.RequestKey[_RequestState] = _request_key("connectstore_session_state
 class _RequestState:
     """The engine's state of one request and whether its end has been dealt with."""
 
-    def __init__(self, sessions: RequestSessions) -> None:
+    def __init__(self, sessions: RequestSession) -> None:
         self.sessions = sessions
         self.committed = False
 

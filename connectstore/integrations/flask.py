@@ -29,7 +29,7 @@ Flask's own session flags map as follows:
 from __future__ import annotations
 
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask, Request, Response
@@ -38,15 +38,13 @@ from flask.sessions import SessionInterface, SessionMixin
 
 from connectstore.blocking import BlockingStore
 from connectstore.cookie import Cookie
-from connectstore.engine import RequestInfo, RequestSessions, SessionEngine, check_secrets
+from connectstore.engine import RequestInfo, SessionEngine, check_secrets
+from connectstore.integrations.store_source import StoreSource, open_bridge
+from connectstore.request_session import RequestSession
 from connectstore.session import Session
 from connectstore.signing import Secrets
-from connectstore.store import Store
-from connectstore.urls import open_store
 
 __all__ = ["ConnectSession", "ConnectSessionInterface", "FlaskSession", "current_session"]
-
-StoreSource = BlockingStore | Store | str | Callable[[], "Store | Awaitable[Store]"]
 
 
 class FlaskSession(SessionMixin):
@@ -61,7 +59,7 @@ class FlaskSession(SessionMixin):
 
     accessed = False
 
-    def __init__(self, sessions: RequestSessions, bridge: BlockingStore, permanent_lifetime: float) -> None:
+    def __init__(self, sessions: RequestSession, bridge: BlockingStore, permanent_lifetime: float) -> None:
         self._sessions = sessions
         self._bridge = bridge
         self._permanent_lifetime = permanent_lifetime
@@ -137,7 +135,7 @@ class FlaskSession(SessionMixin):
     @property
     def modified(self) -> bool:
         """Whether the id or the data changed in this request (express-session's rule)."""
-        return self._sessions.is_modified()
+        return self._sessions.is_modified
 
     @modified.setter
     def modified(self, value: bool) -> None:
@@ -204,11 +202,13 @@ class ConnectSessionInterface(SessionInterface):
     """The :class:`~flask.sessions.SessionInterface` behind :class:`ConnectSession`.
 
     ``store`` is a :class:`~connectstore.BlockingStore`, a store, a store URL
-    (``"redis://..."``, see :func:`~connectstore.open_store`) or a factory returning a
+    (``"redis://..."``, see :func:`~connectstore.open_store`), a factory returning a
     store (sync or async; called on the bridge's loop, the right choice for clients that
-    bind to a loop). A bridge given here is the caller's to close; one made here is closed
-    by :meth:`close`. Behind a pre-fork server (``gunicorn --preload``) give a URL or a
-    factory: each worker then builds its own store (and engine) on its first request.
+    bind to a loop) or its dotted path (``"myapp.sessions.make_store"``; see
+    :mod:`connectstore.integrations.store_source`). A bridge given here is the caller's to
+    close; one made here is closed by :meth:`close`. Behind a pre-fork server (``gunicorn
+    --preload``) give a URL or a factory: each worker then builds its own store (and
+    engine) on its first request.
     ``secret`` defaults to Flask's ``SECRET_KEY`` followed by ``SECRET_KEY_FALLBACKS``
     (the first signs, any verifies); an empty one raises :class:`ValueError` (an explicit
     ``secret`` at once, the settings on the first request). ``bridge_timeout`` bounds
@@ -231,11 +231,7 @@ class ConnectSessionInterface(SessionInterface):
         bridge_timeout: float | None = 30.0,
         **options: Any,
     ) -> None:
-        if isinstance(store, BlockingStore):
-            self.bridge, self._owns_bridge = store, False
-        else:
-            source = _from_url(store) if isinstance(store, str) else store
-            self.bridge, self._owns_bridge = BlockingStore(source, timeout=bridge_timeout), True
+        self.bridge, self._owns_bridge = open_bridge(store, timeout=bridge_timeout)
         if secret is not None:
             check_secrets(secret)  # refuse an empty secret now, not on the first request
         self._secret = secret
@@ -300,10 +296,6 @@ class ConnectSession(ConnectSessionInterface):
         """Make this the app's session interface (the engine is made on the first request)."""
         app.session_interface = self
         app.extensions["connectstore"] = self
-
-
-def _from_url(url: str) -> Callable[[], Store]:
-    return lambda: open_store(url)
 
 
 def current_session() -> FlaskSession:

@@ -50,7 +50,6 @@ reserved.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Awaitable, Mapping
 from contextvars import ContextVar
@@ -62,13 +61,13 @@ import starsessions
 from connectstore.cookie import Cookie
 from connectstore.engine import CookieOptions, check_session_bytes
 from connectstore.errors import SessionDecodeError, SessionTooLargeError
+from connectstore.request_session import log_corrupt_session
 from connectstore.serializer import JSONSerializer, SessionData
 from connectstore.store import Store
 from connectstore.timeouts import within
 
 __all__ = ["ConnectSessionStore"]
 
-logger = logging.getLogger("connectstore")
 T = TypeVar("T")
 
 _METADATA = "__metadata__"
@@ -137,8 +136,7 @@ class ConnectSessionStore(starsessions.SessionStore):
             cookie = _stored_cookie(session_id, stored) if stored is not None else None
         except SessionDecodeError as exc:
             # starsessions' cookie carries the bare id: it is a credential and never logged.
-            reason = str(exc).replace(repr(session_id), "<id>").replace(session_id, "<id>")
-            logger.warning("a session in the store is corrupt; starting a new session: %s", reason)
+            log_corrupt_session(session_id, exc, show_sid=False)
             return b""
         if stored is None:
             return b""

@@ -21,7 +21,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from pydantic import BaseModel
 
 from connectstore import CookieOptions, Session, SessionEngine, Store, open_store
-from connectstore.asgi import SessionMiddleware
+from connectstore.integrations.asgi import SessionMiddleware
 
 USERS = {"alice": "wonderland", "bob": "builder"}  # a stand-in for a real user database
 

@@ -12,7 +12,15 @@ import math
 from collections.abc import AsyncIterator
 from typing import Any
 
-from connectstore import JSONSerializer, MemoryStore, SessionData, Store, is_expired
+from connectstore import (
+    JSONSerializer,
+    MemoryStore,
+    SessionData,
+    Store,
+    StoreError,
+    decode_session,
+    is_expired,
+)
 
 
 class ReturnsExpiredSessions(MemoryStore):
@@ -242,3 +250,71 @@ class RoundsLifetimesUp(MemoryStore):
             return None
         now = self._clock()
         return now + math.ceil((expires - now) / 1000) * 1000
+
+
+class ListingsRaiseOnCorrupt(MemoryStore):
+    """items() (and so all(), ids() and length()) decodes every record it meets and lets a
+    corrupt one raise SessionDecodeError, as the SQLite and SurrealDB stores did before the
+    contract decided that listings skip it.
+    """
+
+    async def items(self) -> AsyncIterator[tuple[str, SessionData]]:
+        for sid in list(self._sessions):
+            text = self._live_text(sid)
+            if text is not None:
+                yield sid, decode_session(self.serializer, sid, text)
+
+
+class FailsAfterClose(MemoryStore):
+    """Every call after close() raises StoreError("closed"), as a store that drops its
+    connection for good on close() does.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed = False
+
+    async def close(self) -> None:
+        self.closed = True
+
+    def _live_text(self, sid: str) -> str | None:
+        self._refuse_when_closed()
+        return super()._live_text(sid)
+
+    def _write(self, sid: str, session: SessionData) -> None:
+        self._refuse_when_closed()
+        super()._write(sid, session)
+
+    async def destroy(self, sid: str) -> None:
+        self._refuse_when_closed()
+        await super().destroy(sid)
+
+    async def clear(self) -> None:
+        self._refuse_when_closed()
+        await super().clear()
+
+    def _refuse_when_closed(self) -> None:
+        if self.closed:
+            raise StoreError(f"{type(self).__name__} is closed")
+
+
+class AttributeErrorForNonStrSid(MemoryStore):
+    """Encodes the sid before checking its type: an int, bytes or None sid raises
+    AttributeError (``'int' object has no attribute 'encode'``), not TypeError.
+    """
+
+    async def get(self, sid: str) -> SessionData | None:
+        sid.encode()
+        return await super().get(sid)
+
+    async def set(self, sid: str, session: SessionData) -> None:
+        sid.encode()
+        await super().set(sid, session)
+
+    async def destroy(self, sid: str) -> None:
+        sid.encode()
+        await super().destroy(sid)
+
+    async def touch(self, sid: str, session: SessionData) -> None:
+        sid.encode()
+        await super().touch(sid, session)

@@ -76,7 +76,7 @@ class RefusesCrowds(MemoryStore):
 
 def record_knobs() -> MemoryStore:
     """A MemoryStore; inside the suite run it first writes the test class's knob values
-    (every int/float class attribute) as JSON to the file named by ``KNOB_RECORD_ENV``.
+    (every int/float/bool class attribute) as JSON to the file named by ``KNOB_RECORD_ENV``.
     """
     check_target = sys.modules.get("connectstore_conformance.check_target")
     if check_target is not None:
@@ -84,7 +84,7 @@ def record_knobs() -> MemoryStore:
         values = {
             name: getattr(cls, name)
             for name in dir(cls)
-            if not name.startswith("_") and type(getattr(cls, name)) in (int, float)
+            if not name.startswith("_") and type(getattr(cls, name)) in (int, float, bool)
         }
         Path(os.environ[KNOB_RECORD_ENV]).write_text(json.dumps(values))
     return MemoryStore()

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from connectstore_conformance import StoreConformance
-from connectstore_conformance.knobs import KNOBS
+from connectstore_conformance.knobs import KNOBS, shown
+from tests.adapters.redis.conftest import require_shared_redis
 from tests.conformance import knob_stores
 from tests.conformance.test_check_command import FAST, REPO, assert_one_line_exit_2, check
-from tests.redis_store.conftest import require_shared_redis
 
 NAMESPACE_CLAUSES = (
     "clear() of one store leaves the sessions of another namespace on the same backend.",
@@ -29,11 +29,11 @@ NAMESPACE_CLAUSES = (
 
 
 def suite_knobs() -> dict[str, float]:
-    """Every knob of StoreConformance: its public int/float class attributes."""
+    """Every knob of StoreConformance: its public int/float/bool class attributes."""
     return {
         name: getattr(StoreConformance, name)
         for name in dir(StoreConformance)
-        if not name.startswith("_") and type(getattr(StoreConformance, name)) in (int, float)
+        if not name.startswith("_") and type(getattr(StoreConformance, name)) in (int, float, bool)
     }
 
 
@@ -51,11 +51,11 @@ def test_help_lists_every_option_with_the_suite_default() -> None:
     text = " ".join(result.stdout.split())  # argparse wraps the help to the terminal
     for knob in KNOBS:
         default = getattr(StoreConformance, knob.attribute)
-        assert f"{knob.option} {knob.metavar} {knob.help} (default {default:g})" in text, knob
+        assert f"{knob.option} {knob.metavar} {knob.help} (default {shown(default)})" in text, knob
     assert "--other TARGET a second store URL or module:factory on the same backend" in text
 
 
-@pytest.mark.parametrize("document", ["README.md", "docs/writing-a-store.md"])
+@pytest.mark.parametrize("document", ["docs/command-line.md", "docs/writing-a-store.md"])
 def test_every_option_is_documented(document: str) -> None:
     text = (REPO / document).read_text()
     for option in ["--other TARGET", *(f"{knob.option} {knob.metavar}" for knob in KNOBS)]:
@@ -75,6 +75,7 @@ def test_every_knob_reaches_the_suite(tmp_path: Path) -> None:
         "--memory-sessions": "300",
         "--outage-bound": "12.5",
         "--recovery-bound": "33",
+        "--close-keeps-data": "no",
     }
     assert sorted(given) == sorted(knob.option for knob in KNOBS)
     result = subprocess.run(

@@ -30,11 +30,12 @@ REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = """
 from collections.abc import AsyncIterator
 
+import pytest
 import pytest_asyncio
 
 from connectstore import Store
 from connectstore_conformance import StoreConformance
-from tests.conformance import broken_stores
+from tests.conformance import broken_resilience, broken_stores
 
 
 class TestBroken(StoreConformance):
@@ -56,6 +57,12 @@ NAMESPACED = """
     @pytest_asyncio.fixture
     async def other_store(self, backend: broken_stores.SharedBackend) -> AsyncIterator[Store]:
         yield broken_stores.ClearRemovesForeignData(backend, "other:")
+"""
+
+CORRUPTIBLE = """
+    @pytest.fixture
+    def corrupt_record(self, store):
+        return broken_resilience.corrupter_of(store)
 """
 
 CASES = {
@@ -88,6 +95,9 @@ CASES = {
         "test_touch_expired_session_does_not_resurrect",
         "test_touch_extends_life_past_original_expiry",
     },
+    "ListingsRaiseOnCorrupt": {"test_corrupt_record_is_skipped_by_listings"},
+    "FailsAfterClose": {"test_every_method_works_after_close", "test_close_twice_and_again_after_reuse"},
+    "AttributeErrorForNonStrSid": {"test_a_sid_that_is_not_a_str_raises_type_error"},
 }
 #: Every clause of the suite (each is one test).
 CLAUSES = {name for name in dir(StoreConformance) if name.startswith("test_")}
@@ -107,13 +117,14 @@ CORE_CLAUSES = {
     if name.startswith("test_")
 }
 #: The broken stores added with the clauses that catch them fail those clauses and no other
-#: of the core groups.
+#: of the core groups (those of the contract's decided edges: no other clause at all).
 EXACTLY = {
     "TouchWritesBackOutsideTransaction",
     "UpsertKeepsExpiry",
     "ItemsPagingSkipsOne",
     "RoundsLifetimesUp",
 }
+EDGES = {"ListingsRaiseOnCorrupt", "FailsAfterClose", "AttributeErrorForNonStrSid"}
 
 
 def run_suite(
@@ -129,7 +140,7 @@ def run_suite(
     else:
         make = f"store = broken_stores.{store_class}()"
         fixture_args = "self"
-        extra = ""
+        extra = CORRUPTIBLE if store_class in EDGES else ""
     source = TEMPLATE.format(make_store=make, extra=extra).replace(
         "async def store(self)", f"async def store({fixture_args})"
     )
@@ -149,8 +160,8 @@ def test_suite_fails_broken_store_on_the_right_clause(pytester: pytest.Pytester,
     failed, output = run_suite(pytester, store_class)
     missing = CASES[store_class] - failed
     assert not missing, f"{store_class}: the suite did not fail {sorted(missing)}\n{output[-3000:]}"
-    if store_class in EXACTLY:
-        extra = (failed & CORE_CLAUSES) - CASES[store_class]
+    if store_class in EXACTLY | EDGES:
+        extra = (failed & (CLAUSES if store_class in EDGES else CORE_CLAUSES)) - CASES[store_class]
         assert not extra, f"{store_class}: the suite also failed {sorted(extra)}\n{output[-3000:]}"
 
 

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connectstore import Session, SessionEngine, Store
-from connectstore.asgi import SessionMiddleware
+from connectstore.integrations.asgi import SessionMiddleware
 
 
 def _session(request: Request) -> Session | None:

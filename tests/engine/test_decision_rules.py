@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from connectstore import MemoryStore, sign_cookie, unsign_cookie
-from connectstore.signing import decode_uri_component
+from connectstore import MemoryStore
+from connectstore.signing import decode_uri_component, sign_cookie, unsign_cookie
 from tests.engine.apps import call, make_app
 from tests.engine.recording import RecordingStore
 

@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from connectstore import MemoryStore, SessionData, SessionEngine, StoreUnavailableError, sign_cookie
+from connectstore import MemoryStore, SessionData, SessionEngine, StoreUnavailableError
+from connectstore.signing import sign_cookie
 from tests.engine.apps import call, make_app
 
 COOKIE = "connect.sid=" + sign_cookie("known", "keyboard cat").replace(":", "%3A")
@@ -83,16 +84,16 @@ async def test_is_new_and_is_modified_for_integrations() -> None:
     engine = SessionEngine(MemoryStore(), secret="keyboard cat")
     fresh = await engine.open(RequestInfo(cookie_header=None))
     assert fresh.is_new
-    assert not fresh.is_modified()
+    assert not fresh.is_modified
     assert fresh.session is not None
     fresh.session["a"] = 1
-    assert fresh.is_modified()
+    assert fresh.is_modified
     header = (await fresh.commit())[0]
     loaded = await engine.open(RequestInfo(cookie_header=header.split(";")[0]))
     assert not loaded.is_new
-    assert not loaded.is_modified()
+    assert not loaded.is_modified
     loaded.remove()
-    assert loaded.is_modified()
+    assert loaded.is_modified
 
 
 class FailingOnSave(MemoryStore):
@@ -117,7 +118,7 @@ async def test_store_failure_while_saving_gets_a_clean_error_response(error: Exc
     from starlette.routing import Route
 
     from connectstore import StoreError
-    from connectstore.asgi import SessionMiddleware
+    from connectstore.integrations.asgi import SessionMiddleware
 
     async def handled(request: Request, exc: Exception) -> Response:
         return JSONResponse({"handled": True}, status_code=418)

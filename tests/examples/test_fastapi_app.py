@@ -11,9 +11,9 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI, Request
 
-from connectstore import CookieOptions, MemoryStore, SessionEngine, Store, unsign_cookie
-from connectstore.asgi import SessionMiddleware
-from connectstore.signing import decode_uri_component
+from connectstore import CookieOptions, MemoryStore, SessionEngine, Store
+from connectstore.integrations.asgi import SessionMiddleware
+from connectstore.signing import decode_uri_component, unsign_cookie
 from examples.fastapi_app.app import create_app
 from tests.integrations.stores import STORE_KINDS, open_test_store
 
@@ -97,7 +97,7 @@ async def test_wrong_password_is_refused_and_stores_nothing() -> None:
 
 
 async def test_the_app_works_over_plain_http_as_documented() -> None:
-    """Run as the README says (uvicorn, plain HTTP), logging in keeps the user logged in:
+    """Run as docs/integrations.md says (uvicorn, plain HTTP), logging in keeps the user logged in:
     the cookie is sent without ``Secure`` (``secure="auto"``) and comes back.
     """
     store = MemoryStore()

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from connectstore import Cookie, SessionDecodeError, format_expires, now_ms
+from connectstore import Cookie, SessionDecodeError, now_ms
+from connectstore.cookie import format_expires
 from connectstore_filestore import FileStore
 
 DAY_MS = 86_400_000

@@ -25,10 +25,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from connectstore import Session, SessionEngine
-from connectstore.asgi import SessionMiddleware
+from connectstore.integrations.asgi import SessionMiddleware
 from connectstore_redis import RedisStore
+from tests.adapters.redis.conftest import shared_redis  # noqa: F401 (fixture)
 from tests.node import node_binary, npm_project
-from tests.redis_store.conftest import shared_redis  # noqa: F401 (fixture)
 from tests.serving import served
 
 PACKAGES = ("express@4.21.2", "express-session@1.19.0", "connect-redis@9.0.0", "redis@6.3.1")

@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connectstore import Session, SessionEngine, Store, StoreError, StoreUnavailableError
-from connectstore.asgi import SessionMiddleware
+from connectstore.integrations.asgi import SessionMiddleware
 
 SECRET = "reliability secret"
 Message = MutableMapping[str, Any]

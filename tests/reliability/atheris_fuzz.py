@@ -14,14 +14,9 @@ import sys
 import atheris  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
 with atheris.instrument_imports():
-    from connectstore import (
-        JSONSerializer,
-        SessionDecodeError,
-        decode_session,
-        parse_cookie_header,
-        sign_cookie,
-        unsign_cookie,
-    )
+    from connectstore import JSONSerializer, SessionDecodeError, decode_session
+    from connectstore.cookie import parse_cookie_header
+    from connectstore.signing import sign_cookie, unsign_cookie
 
 SECRET = "atheris secret"
 SERIALIZER = JSONSerializer()

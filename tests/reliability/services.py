@@ -1,6 +1,6 @@
 """The real parts the reliability tests run: uvicorn on loopback ports, SQLite worker
 processes, and a process holding an SQLite lock (a durable redis-server is
-``tests.redis_store.servers.RedisServer(durable=True)``).
+``tests.adapters.redis.servers.RedisServer(durable=True)``).
 
 Every process here is started by the test and stopped by its pid; the shared Redis on 6379
 is never touched.

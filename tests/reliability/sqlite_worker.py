@@ -16,7 +16,7 @@ from tests.reliability.app import make_app, make_engine
 
 
 async def main(db: str, port: int, busy_timeout: float, store_timeout: float) -> None:
-    async with SQLiteStore(db, busy_timeout=busy_timeout, cleanup_interval=None) as store:
+    async with SQLiteStore(db, timeout=busy_timeout, sweep_interval=None) as store:
         app = make_app(make_engine(store, store_timeout=store_timeout))
         config = uvicorn.Config(
             app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", timeout_keep_alive=30

@@ -7,141 +7,28 @@ application or a foreign writer controls is the session data and the store's con
 (corrupt JSON, values JSON cannot carry) and the configuration (prefixes, table names).
 Each case checks that the request is answered cleanly and that another user's session
 (the "victim") is untouched. Existing unit tests cover the same rules below the HTTP
-layer (tests/engine, tests/test_signing.py, tests/redis_store/test_prefixes.py,
-tests/sqlite_store, tests/surrealdb_store); these tests add the attacker's position.
+layer (tests/engine, tests/test_signing.py, tests/adapters/redis/test_prefixes.py,
+tests/adapters/sqlite, tests/adapters/surrealdb); these tests add the attacker's position.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from redis.asyncio import Redis
-from surrealdb import RecordID
 
-from connectstore import Store, StoreURLError, encode_uri_component, open_store, sign_cookie
+from connectstore import StoreURLError, open_store
+from connectstore.signing import encode_uri_component, sign_cookie
 from connectstore_redis import RedisStore
-from connectstore_sqlite import SQLiteStore
-from connectstore_surrealdb import SurrealDBStore
-from tests.redis_store.conftest import shared_redis  # noqa: F401 (fixture)
+from tests.adapters.redis.conftest import shared_redis  # noqa: F401 (fixture)
 from tests.reliability.app import SECRET, make_app, make_engine
+from tests.reliability.hostile_site import Site, Target, User, cookie_for
 from tests.reliability.services import served
-from tests.surrealdb_store.helpers import raw_query
-
-HOUR_MS = 3_600_000
-COOKIE_JSON = '{"originalMaxAge":3600000,"expires":"2099-01-01T00:00:00.000Z","httpOnly":true,"path":"/"}'
-
-
-@dataclass
-class Target:
-    """One store behind the test app, with a way to write raw bytes under a sid."""
-
-    name: str
-    store: Store
-    write_raw: Callable[[str, str], Awaitable[None]]
-
-
-def cookie_for(sid: str, name: str = "connect.sid") -> str:
-    """The cookie a client holding a validly signed ``sid`` sends."""
-    return f"{name}={encode_uri_component(sign_cookie(sid, SECRET))}"
-
-
-@pytest.fixture(params=["redis", "sqlite", "surrealdb"])
-async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Target]:
-    if request.param == "redis":
-        url = request.getfixturevalue("shared_redis")
-        prefix = f"cs-hostile-{uuid.uuid4().hex[:10]}:"
-        raw = Redis.from_url(url)
-
-        async def write_redis(sid: str, text: str) -> None:
-            await raw.set(prefix + sid, text, ex=600)
-
-        async with RedisStore.from_url(url, prefix=prefix) as redis_store:
-            yield Target("redis", redis_store, write_redis)
-            await redis_store.clear()
-        await raw.aclose()
-    elif request.param == "sqlite":
-        db = tmp_path / "sessions.db"
-
-        async def write_sqlite(sid: str, text: str) -> None:
-            with sqlite3.connect(db) as conn:
-                conn.execute(
-                    "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?)", (sid, 4_102_444_800_000, text)
-                )
-            conn.close()
-
-        async with SQLiteStore(db, cleanup_interval=None) as sqlite_store:
-            await sqlite_store.length()
-            yield Target("sqlite", sqlite_store, write_sqlite)
-    else:
-        async with SurrealDBStore("mem://") as surreal_store:
-
-            async def write_surreal(sid: str, text: str) -> None:
-                await raw_query(
-                    surreal_store,
-                    "UPSERT $rid CONTENT {cookie: $cookie, sess: $sess, expires: time::now() + 1h}",
-                    {"rid": RecordID(surreal_store.table, sid), "cookie": COOKIE_JSON, "sess": text},
-                )
-
-            yield Target("surrealdb", surreal_store, write_surreal)
-
-
-class User:
-    """A client over real TCP that keeps its cookie."""
-
-    def __init__(self, http: httpx.AsyncClient, name: str) -> None:
-        self.http = http
-        self.name = name
-        self.cookie: str | None = None
-
-    async def get(self, path: str, **params: Any) -> httpx.Response:
-        reply = await self.http.get(
-            path, params=params, headers={"cookie": self.cookie} if self.cookie else {}
-        )
-        for header in reply.headers.get_list("set-cookie"):
-            self.cookie = header.split(";")[0]
-        return reply
-
-
-@dataclass
-class Site:
-    base: str
-    http: httpx.AsyncClient
-    victim: User
-    victim_sid: str
-
-    async def victim_is_intact(self) -> None:
-        reply = await self.victim.get("/read")
-        assert reply.status_code == 200
-        assert reply.json() == {
-            "id": self.victim_sid,
-            "data": {"owner": "victim", "sid": self.victim_sid, "n": 0},
-        }
-
-    async def send(
-        self, method: str, path: str, cookies: list[str] | None = None, **kw: Any
-    ) -> httpx.Response:
-        """A request with exactly these Cookie headers (one header per item)."""
-        headers = [("cookie", c) for c in cookies or []]
-        return await self.http.request(method, path, headers=headers, **kw)
-
-
-@pytest.fixture
-async def site(target: Target) -> AsyncIterator[Site]:
-    app = make_app(make_engine(target.store, store_timeout=5.0))
-    async with served(app) as base, httpx.AsyncClient(base_url=base, timeout=10.0) as http:
-        victim = User(http, "victim")
-        reply = await victim.get("/login", client="victim")
-        assert reply.status_code == 200
-        yield Site(base, http, victim, reply.json()["id"])
 
 
 def _tamperings(sid: str) -> dict[str, str]:

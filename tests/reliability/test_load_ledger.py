@@ -17,7 +17,7 @@ import pytest
 
 from connectstore import MemoryStore
 from tests.reliability.app import make_app, make_engine
-from tests.reliability.load import Client, http_client
+from tests.reliability.client import Client, http_client
 from tests.reliability.services import served
 
 

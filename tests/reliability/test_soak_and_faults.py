@@ -28,11 +28,11 @@ from connectstore import Store
 from connectstore_redis import RedisStore
 from connectstore_sqlite import SQLiteStore
 from connectstore_surrealdb import RootAuth, SurrealDBStore
-from tests.redis_store.servers import RedisServer
+from tests.adapters.redis.servers import RedisServer
+from tests.adapters.surrealdb.server import ROOT_PASSWORD, ROOT_USER, LoopbackSurreal
 from tests.reliability.app import make_app, make_engine
 from tests.reliability.load import Fault, LoadProfile, RunResult, run_load, verify
 from tests.reliability.services import SQLiteWorkers, lock_sqlite, served
-from tests.surrealdb_store.server import ROOT_PASSWORD, ROOT_USER, LoopbackSurreal
 
 STORE_TIMEOUT = 1.0
 """The engine's ``store_timeout``: no request may wait longer than this plus MARGIN in a fault."""
@@ -129,7 +129,7 @@ async def test_surrealdb_embedded_under_load() -> None:
 @pytest.fixture
 async def sqlite_workers(tmp_path: Path) -> AsyncIterator[SQLiteWorkers]:
     db = tmp_path / "sessions.db"
-    async with SQLiteStore(db, cleanup_interval=None) as store:
+    async with SQLiteStore(db, sweep_interval=None) as store:
         await store.length()  # create the file and the table once, before the workers
     workers = SQLiteWorkers(db, 3, busy_timeout=BACKEND_TIMEOUT, store_timeout=STORE_TIMEOUT)
     await workers.start()
@@ -156,5 +156,5 @@ async def test_sqlite_three_worker_processes_with_the_file_locked_under_load(
     result = await run_load("sqlite", sqlite_workers.urls, PROFILE, (begin, end))
     sqlite_workers.stop()
     check_run(result, faulted=True)
-    async with SQLiteStore(sqlite_workers.db, cleanup_interval=None) as store:
+    async with SQLiteStore(sqlite_workers.db, sweep_interval=None) as store:
         report(result, await verify(store, result))

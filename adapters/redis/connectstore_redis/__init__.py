@@ -4,9 +4,10 @@ Byte-compatible with connect-redis 9 (same keys, same JSON, same TTLs), so Pytho
 apps share sessions through one Redis.
 """
 
-from connectstore_redis.bounded import UNAVAILABLE_ERRORS
+from connectstore_redis.failures import UNAVAILABLE_ERRORS
 from connectstore_redis.keys import escape_glob
 from connectstore_redis.store import (
+    DEFAULT_BATCH_SIZE,
     DEFAULT_FAILURE_THRESHOLD,
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_RETRY_INTERVAL,
@@ -14,11 +15,12 @@ from connectstore_redis.store import (
     RedisStore,
     TTLFunction,
 )
-from connectstore_redis.urls import open_redis_store
+from connectstore_redis.url import open_from_url
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_BATCH_SIZE",
     "DEFAULT_FAILURE_THRESHOLD",
     "DEFAULT_MAX_CONCURRENCY",
     "DEFAULT_RETRY_INTERVAL",
@@ -27,5 +29,5 @@ __all__ = [
     "RedisStore",
     "TTLFunction",
     "escape_glob",
-    "open_redis_store",
+    "open_from_url",
 ]

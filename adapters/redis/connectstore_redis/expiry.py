@@ -27,9 +27,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connectstore import SessionData, format_expires, session_expires, ttl_seconds
+from connectstore import SerializationError, Serializer, SessionData, SessionDecodeError
+from connectstore.cookie import format_expires
+from connectstore.expiry import session_expires
 
-__all__ = ["LATENCY_MS", "ROUNDING_MS", "live_session", "ttl_for"]
+__all__ = ["LATENCY_MS", "ROUNDING_MS", "CookieChecked", "live_session"]
 
 ROUNDING_MS = 1000
 """``EX`` takes whole seconds, rounded up: a key outlives its cookie by less than this."""
@@ -38,9 +40,32 @@ LATENCY_MS = 250
 """Allowance for the time between computing a TTL and Redis applying or reporting it."""
 
 
-def ttl_for(session: Mapping[str, Any], default_ttl: int) -> int:
-    """``connectstore.ttl_seconds(session, default_ttl)``: whole seconds left, rounded up."""
-    return ttl_seconds(session, default_ttl)
+class CookieChecked:
+    """``serializer`` whose ``loads`` also refuses a session whose ``cookie.expires`` cannot be read.
+
+    A stored session is only usable when its expiry can be judged, so a record with a
+    malformed cookie is as corrupt as one that is not JSON: ``get`` raises
+    :class:`~connectstore.SessionDecodeError` for it and the listings skip it
+    (:func:`~connectstore.decode_listed`).
+    """
+
+    __slots__ = ("serializer",)
+
+    def __init__(self, serializer: Serializer) -> None:
+        self.serializer = serializer
+
+    def dumps(self, session: Mapping[str, Any]) -> str:
+        """The wrapped serializer's ``dumps``."""
+        return self.serializer.dumps(session)
+
+    def loads(self, data: str | bytes) -> SessionData:
+        """The wrapped serializer's ``loads``, then its cookie's expiry read once."""
+        session = self.serializer.loads(data)
+        try:
+            session_expires(session)
+        except SerializationError as exc:
+            raise SessionDecodeError(f"stored cookie is invalid: {exc}") from exc
+        return session
 
 
 def live_session(
@@ -51,8 +76,8 @@ def live_session(
     ``pttl`` is the key's remaining life in milliseconds as Redis reported it (-1: the key
     has no TTL) and ``now`` the time just after the reply, in epoch milliseconds. A
     session whose ``cookie.expires`` is at or before ``now`` is expired, unless
-    ``trust_key_ttl`` and the key was extended past it (see the module docstring). A
-    malformed ``cookie.expires`` raises :class:`~connectstore.SerializationError`.
+    ``trust_key_ttl`` and the key was extended past it (see the module docstring).
+    ``session`` comes from :class:`CookieChecked`: its ``cookie.expires`` is readable.
     """
     expires = session_expires(session)
     if pttl < 0:  # no TTL (disable_ttl, or another writer): only the cookie can expire it

@@ -9,11 +9,13 @@ request on a new loop) or side by side (threads).
 * A client the store built (``from_url`` / ``open_store``) can be rebuilt: the store
   keeps one per loop it runs on. Each is closed cleanly when its loop shuts down
   (``asyncio.run``, ``asyncio.Runner`` and anyio close open async generators then, and a
-  small one here closes the client), or by :meth:`LoopClients.close`.
+  small one here closes the client), or by :meth:`LoopClients.close`, after which the
+  next call builds a new one (calls after ``close()`` work, as the store contract says).
 * A client the application passed in is the application's: the store cannot rebuild it,
   and reconnecting it behind the application's back would break its other users. The
   store runs on the first loop it is used on; on any other loop a call fails at once
-  with a :class:`~connectstore.StoreError` saying what to do instead.
+  with a :class:`~connectstore.StoreError` saying what to do instead. ``close()`` never
+  closes it, and the store goes on using it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import weakref
 from collections.abc import AsyncGenerator, Callable
 
 from connectstore import StoreError
-from connectstore_redis.bounded import Bounded
+from connectstore_redis.failures import Bounded
 from connectstore_redis.topology import Client, Topology
 
 __all__ = ["Binding", "LoopClients"]

@@ -13,7 +13,6 @@ loop.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, ClassVar
@@ -25,31 +24,27 @@ from connectstore import (
     CircuitBreaker,
     Credentials,
     JSONSerializer,
+    ListingFromItems,
     SerializationError,
     Serializer,
     SessionData,
-    SessionDecodeError,
-    Store,
     StoreError,
-    StoreURLError,
+    check_sid,
+    decode_listed,
     decode_session,
     now_ms,
+    ttl_seconds,
 )
-from connectstore_redis.bounded import Bounded
-from connectstore_redis.clients import (
-    StoreURL,
-    describe_client,
-    make_client,
-    parse_store_url,
-    secrets_of_client,
-)
+from connectstore_redis.clients import describe_client, secrets_of_client
 from connectstore_redis.dedupe import DEFAULT_WINDOW, RecentKeys
-from connectstore_redis.expiry import live_session, ttl_for
+from connectstore_redis.expiry import CookieChecked, live_session
+from connectstore_redis.failures import Bounded
 from connectstore_redis.keys import KeySpace
 from connectstore_redis.loops import Binding, LoopClients
 from connectstore_redis.topology import Client, Topology, topology_for
 
 __all__ = [
+    "DEFAULT_BATCH_SIZE",
     "DEFAULT_FAILURE_THRESHOLD",
     "DEFAULT_MAX_CONCURRENCY",
     "DEFAULT_RETRY_INTERVAL",
@@ -57,8 +52,6 @@ __all__ = [
     "RedisStore",
     "TTLFunction",
 ]
-
-logger = logging.getLogger("connectstore_redis")
 
 TTLFunction = Callable[[SessionData], int | float]
 """``ttl(session) -> seconds``: decides every key's lifetime, ignoring ``cookie.expires``."""
@@ -75,17 +68,20 @@ DEFAULT_FAILURE_THRESHOLD = 2
 DEFAULT_RETRY_INTERVAL = 0.25
 """Seconds between the probes that check whether Redis is back, while calls fail at once."""
 
+DEFAULT_BATCH_SIZE = 100
+"""Keys per SCAN (its COUNT) and at most per command of a listing or ``clear``."""
 
-class RedisStore(Store):
+
+class RedisStore(ListingFromItems):
     """A session store on Redis (``redis.asyncio.Redis``) or Redis Cluster (``RedisCluster``).
 
-    ``client`` is used as given and left open by :meth:`close` (its owner closes it); it
-    serves the first event loop the store runs on. :meth:`from_url` builds clients that the
-    store owns, one per event loop it runs on, and closes. Options (also in the adapter's
-    README):
-
+    ``client``
+        a ``redis.asyncio.Redis`` or ``RedisCluster``, used as given: it serves the first
+        event loop the store runs on, and :meth:`close` never closes it (its owner does).
+        :meth:`from_url` builds clients the store owns instead: one per event loop it runs
+        on, closed by :meth:`close` and opened again by the next call.
     ``prefix``
-        prepended to every sid to make its key; matched literally by listings.
+        prepended to every sid to make its key; matched literally by listings and ``clear``.
     ``ttl``
         seconds (a positive int) for sessions whose ``cookie.expires`` is null, or a
         function ``ttl(session) -> seconds`` that decides every key's lifetime.
@@ -97,12 +93,16 @@ class RedisStore(Store):
         treat a key whose TTL another writer extended with ``EXPIRE`` (connect-redis's
         ``touch``) as alive until that TTL ends, although its stored ``cookie.expires``
         has passed (off: the cookie decides, the rule of every connectstore store).
+    ``batch_size``
+        SCAN's COUNT and the most keys any one command of a listing or ``clear`` carries
+        (default :data:`DEFAULT_BATCH_SIZE`, 100).
     ``scan_count``
-        SCAN's COUNT and the most keys any one command carries.
+        the same as ``batch_size`` (connect-redis's ``scanCount``); give one of the two.
     ``serializer``
         a :class:`~connectstore.Serializer`; keep the default to share sessions with Node.
     ``timeout``
-        seconds one Redis round trip may take before the call fails.
+        seconds one Redis round trip may take before the call fails with
+        :class:`~connectstore.StoreUnavailableError`.
     ``max_concurrency``
         Redis calls in flight per event loop; more wait their turn.
     ``allow_empty_prefix_clear``
@@ -126,7 +126,8 @@ class RedisStore(Store):
         disable_ttl: bool = False,
         disable_touch: bool = False,
         trust_key_ttl: bool = False,
-        scan_count: int = 100,
+        batch_size: int | None = None,
+        scan_count: int | None = None,
         serializer: Serializer | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
@@ -159,8 +160,14 @@ class RedisStore(Store):
         ):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be True or False, not {flag!r}")
-        if not isinstance(scan_count, int) or isinstance(scan_count, bool) or scan_count < 1:
-            raise ValueError(f"scan_count must be a positive integer, not {scan_count!r}")
+        if scan_count is not None:
+            if batch_size is not None:
+                raise ValueError("give batch_size or its alias scan_count, not both")
+            batch_size = scan_count
+        if batch_size is None:
+            batch_size = DEFAULT_BATCH_SIZE
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout):
             raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
         if not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool):
@@ -171,7 +178,7 @@ class RedisStore(Store):
         self.disable_ttl = disable_ttl
         self.disable_touch = disable_touch
         self.trust_key_ttl = trust_key_ttl
-        self.scan_count = scan_count
+        self.batch_size = batch_size
         self.serializer: Serializer = serializer or JSONSerializer()
         self.allow_empty_prefix_clear = allow_empty_prefix_clear
         Bounded(timeout, max_concurrency)  # checks both now, not on first use
@@ -187,11 +194,13 @@ class RedisStore(Store):
         self._keys = KeySpace(prefix)
         self._loops = LoopClients(client, factory=None, topology=self._topology_for, what=repr(self))
 
-    def _own_clients(self, url: StoreURL, factory: Callable[[], Client]) -> None:
-        """Make the client a store built from ``url`` its own: rebuilt per loop, closed by it."""
-        self._where = repr(url.display)
-        self._secrets = self._secrets + url.secrets
-        self.breaker.what = f"Redis at {url.display}"
+    def _own_clients(self, display: str, secrets: Credentials, factory: Callable[[], Client]) -> None:
+        """Make the client of a store built from a URL its own: rebuilt per loop and after
+        :meth:`close`, closed by it. ``display`` names the URL without its password.
+        """
+        self._where = repr(display)
+        self._secrets = self._secrets + secrets
+        self.breaker.what = f"Redis at {display}"
         first = self._loops.client
         self._loops = LoopClients(first, factory=factory, topology=self._topology_for, what=repr(self))
 
@@ -233,45 +242,30 @@ class RedisStore(Store):
         or keywords (keywords win); redis-py's own query arguments and ``client_options`` go
         to redis-py. Every part of the URL and every option is checked here: a bad one
         raises :class:`~connectstore.StoreURLError`, never showing a password. The store
-        builds a new client for each event loop it runs on.
+        builds a new client for each event loop it runs on, and again after :meth:`close`.
+        ``scan_count`` is accepted for ``batch_size``, as a keyword or in the URL.
         """
-        parsed = parse_store_url(url)
-        options = {**parsed.options, **options}
-        timeout = options.get("timeout", DEFAULT_TIMEOUT)
-        max_concurrency = options.get("max_concurrency", DEFAULT_MAX_CONCURRENCY)
-        secrets = parsed.secrets + Credentials(
-            (client_options or {}).get(k) for k in ("password", "ssl_password")
-        )
+        from connectstore_redis.url import store_from_url  # url.py builds on this module
 
-        def factory() -> Client:
-            return make_client(
-                parsed, timeout=timeout, max_connections=max_concurrency, client_options=client_options
-            )
-
-        try:
-            Bounded(timeout, max_concurrency)  # checked before a client is built with them
-            store = cls(factory(), **options)
-        except StoreURLError:
-            raise
-        except (TypeError, ValueError) as exc:
-            raise StoreURLError(secrets.scrub(f"cannot open {parsed.display}: {exc}")) from None
-        store._own_clients(parsed, factory)
-        return store
+        return store_from_url(cls, url, client_options=client_options, options=options)
 
     async def get(self, sid: str) -> SessionData | None:
         """The live session under ``sid``, or None; its ``cookie.expires`` is when it will vanish.
 
         One round trip reads the value and the key's remaining life together (a Lua
-        call). Corrupt data raises :class:`~connectstore.SessionDecodeError` naming ``sid``.
+        call). Corrupt data (not a session, or a ``cookie.expires`` that cannot be read)
+        raises :class:`~connectstore.SessionDecodeError` naming ``sid``.
         """
+        key = self._keys.key(check_sid(sid))
         loop = await self._loops.current()
-        value, pttl = await loop.topology.fetch_one(self._keys.key(sid))
+        value, pttl = await loop.topology.fetch_one(key)
         if value is None:
             return None
         return self._live(sid, value, pttl, now_ms())
 
     async def set(self, sid: str, session: SessionData) -> None:
         """``SET prefix+sid <json> EX <ttl>``; a TTL of zero or less deletes the key instead."""
+        check_sid(sid)
         data = self._encode(session)
         ttl = self._ttl_for(session)
         key = self._keys.key(sid)
@@ -285,8 +279,8 @@ class RedisStore(Store):
             await loop.bounded(lambda: client.set(key, data, ex=ttl))
 
     async def destroy(self, sid: str) -> None:
-        """``DEL prefix+sid``; a missing key is fine."""
-        key = self._keys.key(sid)
+        """``DEL prefix+sid``; a missing key (or a corrupt record) is fine."""
+        key = self._keys.key(check_sid(sid))
         loop = await self._loops.current()
         client = loop.client
         await loop.bounded(lambda: client.delete(key))
@@ -301,6 +295,7 @@ class RedisStore(Store):
         session stays missing. No-op with ``disable_touch``. Two round trips (connect-redis's
         ``EXPIRE`` is one, but leaves the stored cookie stale).
         """
+        check_sid(sid)
         if self.disable_touch:
             return
         ttl = self._ttl_for(session)
@@ -309,43 +304,22 @@ class RedisStore(Store):
         value, pttl = await loop.topology.fetch_one(key)
         if value is None or self._live(sid, value, pttl, now_ms()) is None:
             return
-        stored = decode_session(self.serializer, sid, value)
+        stored = decode_session(self.serializer, sid, value)  # unchanged by _live's report
         if "cookie" in session:
             stored["cookie"] = session["cookie"]
         await loop.topology.replace(key, value, self._encode(stored), None if self.disable_ttl else ttl)
 
-    async def all(self) -> dict[str, SessionData]:
-        """Every live session keyed by sid (built from :meth:`items`)."""
-        return {sid: session async for sid, session in self.items()}
-
     async def items(self) -> AsyncIterator[tuple[str, SessionData]]:
-        """Stream ``(sid, session)`` for live sessions, ``scan_count`` keys per round trip.
+        """Stream ``(sid, session)`` for live sessions, ``batch_size`` keys per round trip.
 
-        A record that cannot be decoded is skipped and logged (logger
-        ``connectstore_redis``, WARNING, naming the sid): one corrupt session never hides
-        the others. ``get`` of that sid raises :class:`~connectstore.SessionDecodeError`.
+        ``all``, ``ids`` and ``length`` come from here, so they agree. Values are read,
+        not just keys: a key outlives its cookie by up to a second (``EX`` rounds up), or by
+        any time with a ``ttl`` function or ``disable_ttl``. A record that cannot be decoded
+        is skipped with a warning naming its sid (:func:`~connectstore.decode_listed`):
+        one corrupt session never hides the others; ``get`` of it raises
+        :class:`~connectstore.SessionDecodeError`.
         """
-        async for sid, session in self._scan_live():
-            if isinstance(session, SessionDecodeError):
-                logger.warning("skipping a corrupt session in %s: %s", self.prefix or "(no prefix)", session)
-            else:
-                yield sid, session
-
-    async def ids(self) -> AsyncIterator[str]:
-        """Stream the ids of live sessions (and of corrupt records, which ``get`` reports)."""
-        async for sid, _ in self._scan_live():
-            yield sid
-
-    async def length(self) -> int:
-        """The number of sessions, counted as :meth:`ids` lists them."""
-        return sum([1 async for _ in self._scan_live()])
-
-    async def _scan_live(self) -> AsyncIterator[tuple[str, SessionData | SessionDecodeError]]:
-        """Every live session under the prefix (values read in batches), or its decode error.
-
-        Listings read values, not just keys: a key outlives its cookie by up to a second
-        (``EX`` rounds up), or by any time with a ``ttl`` function or ``disable_ttl``.
-        """
+        checked = CookieChecked(self.serializer)
         loop = await self._loops.current()
         async for keys in self._key_batches(loop, dedupe=True):
             fetched = await loop.topology.fetch(keys)
@@ -354,16 +328,15 @@ class RedisStore(Store):
                 sid = self._keys.sid(key)
                 if value is None or sid is None:
                     continue
-                try:
-                    session = self._live(sid, value, pttl, now)
-                except SessionDecodeError as exc:
-                    yield sid, exc
-                    continue
+                session = decode_listed(checked, sid, value, store=self)
+                if session is not None:
+                    session = live_session(session, pttl, now, trust_key_ttl=self.trust_key_ttl)
                 if session is not None:
                     yield sid, session
 
     async def clear(self) -> None:
-        """Delete every key under the prefix, ``scan_count`` keys per ``DEL``; nothing else.
+        """Delete every key under the prefix (corrupt records too), ``batch_size`` keys per
+        ``DEL``; nothing else.
 
         With an empty prefix that would be every string key of the database, so it raises
         :class:`~connectstore.StoreError` unless ``allow_empty_prefix_clear=True``.
@@ -380,25 +353,25 @@ class RedisStore(Store):
     async def close(self) -> None:
         """Close the clients this store built (:meth:`from_url`); safe to call twice.
 
-        A client passed in is left open. The store may be used again afterwards: it then
-        opens new connections.
+        A client passed in is never closed, and the store goes on using it. A store built
+        from a URL stays usable too: its next call builds a new client (Redis keeps the
+        data), which a later ``close()`` closes again.
         """
         await self._loops.close()
 
     async def _key_batches(self, loop: Binding, *, dedupe: bool) -> AsyncIterator[list[bytes | str]]:
-        """This store's keys in batches of at most ``scan_count``, SCAN's repeats dropped."""
-        recent = RecentKeys(max(DEFAULT_WINDOW, 10 * self.scan_count)) if dedupe else None
-        async for reply in loop.topology.scan(self._keys.pattern, self.scan_count):
+        """This store's keys in batches of at most ``batch_size``, SCAN's repeats dropped."""
+        size = self.batch_size
+        recent = RecentKeys(max(DEFAULT_WINDOW, 10 * size)) if dedupe else None
+        async for reply in loop.topology.scan(self._keys.pattern, size):
             keys = reply if recent is None else [key for key in reply if recent.first_time(key)]
-            for start in range(0, len(keys), self.scan_count):
-                yield keys[start : start + self.scan_count]
+            for start in range(0, len(keys), size):
+                yield keys[start : start + size]
 
     def _live(self, sid: str, value: bytes | str, pttl: int, now: int) -> SessionData | None:
-        session = decode_session(self.serializer, sid, value)
-        try:
-            return live_session(session, pttl, now, trust_key_ttl=self.trust_key_ttl)
-        except SerializationError as exc:
-            raise SessionDecodeError(f"stored cookie is invalid: {exc}", sid=sid) from exc
+        """The stored ``value`` of ``sid`` as :meth:`get` reports it, or None when expired."""
+        session = decode_session(CookieChecked(self.serializer), sid, value)
+        return live_session(session, pttl, now, trust_key_ttl=self.trust_key_ttl)
 
     def _encode(self, session: SessionData) -> bytes:
         text = self.serializer.dumps(session)
@@ -411,7 +384,7 @@ class RedisStore(Store):
 
     def _ttl_for(self, session: SessionData) -> int:
         if self._ttl_function is None:
-            return ttl_for(session, self._default_ttl)
+            return ttl_seconds(session, self._default_ttl)
         seconds = self._ttl_function(session)
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
             raise ValueError(f"the ttl function returned {seconds!r}, not a number of seconds")

@@ -4,19 +4,19 @@ The store speaks to a :class:`Topology`; its two kinds differ only where Redis C
 forces them to:
 
 * :class:`Standalone` fetches a batch of sessions (value and remaining TTL of each key,
-  read atomically) with one Lua call and deletes a batch with one multi-key ``DEL``.
+  read atomically) with one Lua call (the scripts are in :mod:`~connectstore_redis.queries`)
+  and deletes a batch with one multi-key ``DEL``.
 * :class:`Cluster` scans each primary with its own cursor, and sends batches through a
   non-transactional cluster pipeline (one round trip per node), one command per key:
   multi-key commands and scripts cannot span hash slots.
 
-Every round trip goes through :class:`~connectstore_redis.bounded.Bounded`; a batch is at
-most ``scan_count`` keys, never one giant ``MGET``/``DEL``.
+Every round trip goes through :class:`~connectstore_redis.failures.Bounded`; a batch is at
+most ``batch_size`` keys, never one giant ``MGET``/``DEL``.
 """
 
 from __future__ import annotations
 
 import abc
-import hashlib
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -24,84 +24,22 @@ from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import NoScriptError
 
 from connectstore import StoreError
-from connectstore_redis.bounded import Bounded
+from connectstore_redis.failures import Bounded
+from connectstore_redis.queries import (
+    FETCH_SCRIPT,
+    FETCH_SHA,
+    GET_SCRIPT,
+    GET_SHA,
+    TOUCH_SCRIPT,
+    TOUCH_SHA,
+    Fetched,
+    split_fetched,
+)
 
-__all__ = [
-    "FETCH_SCRIPT",
-    "GET_SCRIPT",
-    "TOUCH_SCRIPT",
-    "Client",
-    "Cluster",
-    "Fetched",
-    "Standalone",
-    "Topology",
-    "topology_for",
-]
+__all__ = ["Client", "Cluster", "Standalone", "Topology", "topology_for"]
 
 Client = Redis | RedisCluster
 """A redis-py asyncio client: a standalone server or a Cluster."""
-
-Fetched = tuple[bytes | str | None, int]
-"""One key as read: its value (None when missing or not a string) and its PTTL in ms."""
-
-GET_SCRIPT = """
-local value = redis.pcall('GET', KEYS[1])
-if type(value) ~= 'string' then return false end
-return redis.call('PTTL', KEYS[1]) .. ' ' .. value
-"""
-"""One key's remaining life (PTTL, ms) and value, read atomically as ``"<pttl> <value>"``.
-
-A missing key, or one that does not hold a string, reads as nil. One bulk reply costs
-redis-py less to parse than a two-element array.
-"""
-
-FETCH_SCRIPT = """
-local out = {}
-for i = 1, #KEYS do
-  local value = redis.pcall('GET', KEYS[i])
-  if type(value) == 'string' then
-    out[i] = redis.call('PTTL', KEYS[i]) .. ' ' .. value
-  else
-    out[i] = false
-  end
-end
-return out
-"""
-""":data:`GET_SCRIPT` for a batch of keys: one ``"<pttl> <value>"`` or nil per key."""
-
-TOUCH_SCRIPT = """
-if redis.pcall('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-local ttl = tonumber(ARGV[3])
-if ttl == nil then
-  redis.call('SET', KEYS[1], ARGV[2])
-elseif ttl <= 0 then
-  redis.call('DEL', KEYS[1])
-else
-  redis.call('SET', KEYS[1], ARGV[2], 'EX', ttl)
-end
-return 1
-"""
-"""Compare-and-set for ``touch``: replace the value only if it is still ``ARGV[1]``.
-
-``ARGV[2]`` is the new value, ``ARGV[3]`` its TTL in seconds (empty: no expiry; ``<= 0``:
-delete). Returns 1 when written, 0 when the key changed or vanished in between (a
-concurrent ``set`` or ``destroy`` wins; nothing is overwritten).
-"""
-
-_GET_SHA = hashlib.sha1(GET_SCRIPT.encode()).hexdigest()
-_FETCH_SHA = hashlib.sha1(FETCH_SCRIPT.encode()).hexdigest()
-_TOUCH_SHA = hashlib.sha1(TOUCH_SCRIPT.encode()).hexdigest()
-
-
-def _split(reply: Any) -> Fetched:
-    """``"<pttl> <value>"`` -> ``(value, pttl)``; nil (or RESP3's false) -> ``(None, -2)``."""
-    if isinstance(reply, bytes):
-        head, _, value = reply.partition(b" ")
-        return value, int(head)
-    if isinstance(reply, str):  # a client that decodes responses
-        text_head, _, text = reply.partition(" ")
-        return text, int(text_head)
-    return None, -2
 
 
 class Topology(abc.ABC):
@@ -113,14 +51,14 @@ class Topology(abc.ABC):
 
     async def fetch_one(self, key: bytes) -> Fetched:
         """Value and PTTL of one key, atomically (one round trip)."""
-        return _split(await self.script(_GET_SHA, GET_SCRIPT, (key,)))
+        return split_fetched(await self.script(GET_SHA, GET_SCRIPT, (key,)))
 
     async def replace(self, key: bytes, expected: bytes | str, value: bytes, ttl: int | None) -> bool:
         """Write ``value`` (TTL ``ttl`` s; None: none; ``<= 0``: delete) if ``key`` still holds
         ``expected``; False when it changed in between. One atomic round trip.
         """
         ttl_arg = "" if ttl is None else str(ttl)
-        written = await self.script(_TOUCH_SHA, TOUCH_SCRIPT, (key,), (expected, value, ttl_arg))
+        written = await self.script(TOUCH_SHA, TOUCH_SCRIPT, (key,), (expected, value, ttl_arg))
         return bool(written)
 
     async def script(
@@ -172,8 +110,8 @@ class Standalone(Topology):
         """One Lua call for the whole batch."""
         if not keys:
             return []
-        replies = await self.script(_FETCH_SHA, FETCH_SCRIPT, keys)
-        return [_split(reply) for reply in replies]
+        replies = await self.script(FETCH_SHA, FETCH_SCRIPT, keys)
+        return [split_fetched(reply) for reply in replies]
 
     async def delete(self, keys: Sequence[bytes | str]) -> None:
         """One multi-key ``DEL`` for the whole batch."""

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from connectstore import StoreError
-from connectstore_sqlite.schema import Statements
+from connectstore_sqlite.queries import Statements
 
 __all__ = ["MEMORY", "SQLFunction", "connect"]
 
@@ -27,7 +27,7 @@ def connect(
     path: str,
     statements: Statements,
     *,
-    busy_timeout: float,
+    timeout: float,
     synchronous: str,
     functions: Mapping[str, SQLFunction],
 ) -> sqlite3.Connection:
@@ -37,7 +37,7 @@ def connect(
     Raises ``sqlite3.Error`` for what SQLite refuses and :class:`StoreError` for a table
     that is not connect-sqlite3's or an SQLite without JSON functions.
     """
-    conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
+    conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
     try:
         _check_json_functions(conn)
         if path != MEMORY:

@@ -1,6 +1,6 @@
 """Turning sqlite3 errors into connectstore's typed errors.
 
-A database that is locked for longer than the busy timeout, a file that cannot be
+A database that is locked for longer than the store's ``timeout``, a file that cannot be
 opened, a full disk or an I/O error is the SQLite form of "the backend is down":
 :class:`~connectstore.StoreUnavailableError`. Anything else SQLite refuses is a
 :class:`~connectstore.StoreError` naming the database.

@@ -21,8 +21,8 @@ class LoopState:
     """The store's asyncio objects on ``loop``.
 
     ``open_lock`` serialises opening the connection, ``write_lock`` queues writes (see
-    ``SQLiteStore._statement``), ``task`` is the background task (cleanup sweeps, and
-    noticing that the loop is ending).
+    ``Connection._statement``), ``task`` is the connection's task on the loop (noticing
+    that the loop is ending; the background sweep is a task of its own).
     """
 
     loop: asyncio.AbstractEventLoop

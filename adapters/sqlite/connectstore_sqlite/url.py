@@ -4,66 +4,58 @@
 * ``sqlite:////var/lib/app/sessions.db``: an absolute path (four slashes);
 * ``sqlite://:memory:``: a private in-memory database.
 
-Query parameters set options: ``?table=sessions&ttl=86400&cleanup_interval=900&busy_timeout=5
-&synchronous=NORMAL`` (``cleanup_interval=none`` turns the background sweep off). Keyword
-options given to ``open_store`` win over the URL's. Anything else in the URL (a host,
-user info, a ``#fragment``, an unknown or repeated option) is a :class:`StoreURLError`,
-whose message never repeats user info or the value of an unknown option.
+Query parameters set the store's options, under the constructor's names, read by
+:class:`connectstore.URLOptions`: ``?table=sessions&ttl=86400&sweep_interval=900&timeout=5
+&batch_size=500&synchronous=NORMAL`` (``sweep_interval=none`` or ``off`` turns the
+background sweep off). Keyword options given to :func:`open_from_url` win over the URL's.
+Anything else in the URL (a host, user info, a ``#fragment``, an unknown or repeated
+option) is a :class:`~connectstore.StoreURLError`, whose message never repeats a password,
+a fragment or the value of an unknown option (a SQLite URL holds no credential, but one
+pasted into it by mistake is not repeated).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Final
-from urllib.parse import parse_qsl, unquote
+from typing import Any
+from urllib.parse import unquote
 
-from connectstore import StoreURLError
+from connectstore import REDACTED, StoreURLError, URLOptions, open_with_options, redact_url
+from connectstore.url_options import number, optional_seconds, positive_number, positive_whole_number, text
 from connectstore_sqlite.store import SQLiteStore
 
-__all__ = ["open_sqlite_store", "parse_sqlite_url", "redact_sqlite_url"]
+__all__ = ["OPTIONS", "embedded_target", "open_from_url", "options_from_url"]
+
+OPTIONS = URLOptions(
+    {
+        "table": text,
+        "ttl": positive_number,
+        "sweep_interval": optional_seconds,
+        "timeout": number,
+        "batch_size": positive_whole_number,
+        "synchronous": text,
+    }
+)
+"""The query options of a ``sqlite://`` URL: the store's own, under the constructor's names."""
 
 
-def _number(value: str) -> float:
-    return float(value)
+def open_from_url(url: str, **options: Any) -> SQLiteStore:
+    """The ``connectstore.stores`` entry point: a :class:`SQLiteStore` for ``url`` (no I/O yet).
+
+    ``options`` win over the URL's; an option the store refuses is a StoreURLError.
+    """
+    path, from_url = options_from_url(url)
+    return open_with_options(SQLiteStore, path, url=url, from_url=from_url, options=options)
 
 
-def _optional_number(value: str) -> float | None:
-    return None if value.lower() in ("none", "off", "0", "") else float(value)
-
-
-_OPTIONS: Final[dict[str, Callable[[str], Any]]] = {
-    "table": str,
-    "ttl": _number,
-    "cleanup_interval": _optional_number,
-    "busy_timeout": _number,
-    "synchronous": str,
-}
-
-
-def redact_sqlite_url(url: str) -> str:
-    """``url`` as error messages show it: user info and the values of unknown options masked."""
-    scheme, sep, rest = url.partition("://")
-    rest = rest.partition("#")[0]
-    location, question, query = rest.partition("?")
-    if "@" in location:
-        location = "***@" + location.rpartition("@")[2]
-    shown = []
-    for part in query.split("&") if query else []:
-        key, equals, _ = part.partition("=")
-        shown.append(part if key in _OPTIONS else f"{key}{equals}***")
-    return f"{scheme}{sep}{location}{question}{'&'.join(shown)}"
-
-
-def parse_sqlite_url(url: str) -> tuple[str, dict[str, Any]]:
+def options_from_url(url: str) -> tuple[str, dict[str, Any]]:
     """Split a ``sqlite://`` URL into the database path and the constructor options it sets."""
     if not isinstance(url, str):
         raise TypeError(f"a store URL is a str, not {type(url).__name__}")
-    shown = redact_sqlite_url(url)
+    shown = _shown(url)
     scheme, sep, rest = url.partition("://")
     if not sep or scheme.lower() != "sqlite":
         raise StoreURLError(f"{shown!r} is not a sqlite:// URL")
-    rest, hash_sign, _fragment = rest.partition("#")
-    if hash_sign:
+    if "#" in rest:
         raise StoreURLError(f"{shown!r}: a sqlite:// URL takes no #fragment")
     location, _, query = rest.partition("?")
     if location in (":memory:", "/:memory:"):
@@ -75,24 +67,24 @@ def parse_sqlite_url(url: str) -> tuple[str, dict[str, Any]]:
             f"{shown!r}: expected sqlite:///relative.db, sqlite:////absolute.db or sqlite://:memory: "
             "(no host or user info)"
         )
-    options: dict[str, Any] = {}
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        convert = _OPTIONS.get(key)
-        if convert is None:
-            raise StoreURLError(f"{shown!r}: unknown option {key!r}; known: {', '.join(sorted(_OPTIONS))}")
-        if key in options:
-            raise StoreURLError(f"{shown!r}: option {key!r} is given twice")
-        try:
-            options[key] = convert(value)
-        except ValueError:
-            raise StoreURLError(f"{shown!r}: option {key}={value!r} is not a number") from None
-    return path, options
+    return path, OPTIONS.parse(query, shown=shown)
 
 
-def open_sqlite_store(url: str, **options: Any) -> SQLiteStore:
-    """The ``connectstore.stores`` entry point: a :class:`SQLiteStore` for ``url`` (no I/O yet)."""
-    path, from_url = parse_sqlite_url(url)
-    try:
-        return SQLiteStore(path, **{**from_url, **options})
-    except ValueError as exc:
-        raise StoreURLError(f"{redact_sqlite_url(url)!r}: {exc}") from exc
+def _shown(url: str) -> str:
+    """``url`` as messages show it: :func:`connectstore.redact_url` of it, without its
+    ``#fragment`` and with the values of unknown options masked too.
+    """
+    redacted = redact_url(url).partition("#")[0]
+    location, question, query = redacted.partition("?")
+    shown = []
+    for part in query.split("&") if query else []:
+        name, equals, _ = part.partition("=")
+        shown.append(part if name in OPTIONS.names else f"{name}{equals}{REDACTED}")
+    return f"{location}{question}{'&'.join(shown)}"
+
+
+def embedded_target(workdir: str) -> str:
+    """The ``connectstore.embedded`` entry point: the URL of a new SQLite file in ``workdir``,
+    what ``connectstore check`` checks when it is given no target.
+    """
+    return f"sqlite:///{workdir}/connectstore-check.db"

@@ -7,6 +7,8 @@ failure caused by the transport (or a deadline) becomes :class:`StoreUnavailable
 and throws the SDK connection away, and the next call opens a new one: connect, sign in
 again, select the namespace and database again.
 
+How a call fails (deadlines, unavailable or refused) is :mod:`connectstore_surrealdb.failures`.
+
 A WebSocket belongs to the event loop that opened it, so each loop that calls the store
 gets its own (a :class:`_Link`), opened on its first call there; the WebSocket of a loop
 that ends is closed as the loop cancels its tasks. The embedded engine (``mem://``,
@@ -15,6 +17,10 @@ a second one would be a second, empty, database.
 
 For a server, a :class:`~connectstore.CircuitBreaker` remembers that it is down: calls
 then fail at once while one call at a time probes for its return.
+
+:meth:`Connection.close` closes what it opened (never a connection the caller gave), and
+the next call opens anew: a server's data is unchanged, ``surrealkv://`` reopens its files,
+and a ``mem://`` engine, whose data lives only in it, starts again empty.
 """
 
 from __future__ import annotations
@@ -28,17 +34,16 @@ import threading
 from collections.abc import Awaitable, Coroutine
 from typing import Any, TypeVar
 
-import aiohttp
 from surrealdb import (
     AsyncEmbeddedSurrealConnection,
     AsyncHttpSurrealConnection,
     AsyncSurreal,
     AsyncWsSurrealConnection,
 )
-from websockets.exceptions import WebSocketException
 
-from connectstore import CircuitBreaker, Credentials, StoreError, StoreUnavailableError
+from connectstore import CircuitBreaker, StoreError, StoreUnavailableError
 from connectstore_surrealdb.auth import Auth, TokenAuth
+from connectstore_surrealdb.failures import ConflictError, bounded, secrets_of
 
 __all__ = ["Connection", "SurrealClient"]
 
@@ -49,23 +54,17 @@ SurrealClient = AsyncEmbeddedSurrealConnection | AsyncHttpSurrealConnection | As
 
 T = TypeVar("T")
 
-_RETRYABLE = "can be retried"  # how SurrealDB 2.x ends a transaction-conflict message
-
-
-class _ConflictError(StoreError):
-    """A write conflicted with a concurrent one; SurrealDB says to retry it."""
-
-
-_TRANSPORT_ERRORS = (OSError, EOFError, WebSocketException, aiohttp.ClientError, asyncio.TimeoutError)
-
 
 class _Link:
-    """What the calls of one event loop share: their SDK connection and the lock that opens it."""
+    """What the calls of one event loop share: their SDK connection, the lock that opens it,
+    and the SDK calls in flight (each runs on, even when its caller is cancelled).
+    """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.client: SurrealClient | None = None
         self.opening = asyncio.Lock()
+        self.calls: set[asyncio.Future[Any]] = set()
 
 
 class Connection:
@@ -103,7 +102,7 @@ class Connection:
         self._shared: SurrealClient | None = client  # the given or the embedded client
         self._links: dict[asyncio.AbstractEventLoop, _Link] = {}
         self._guard = threading.Lock()  # loops in several threads may share the store
-        self._secrets = _secrets_of(auth)
+        self._secrets = secrets_of(auth)
 
     @property
     def client(self) -> SurrealClient | None:
@@ -129,8 +128,15 @@ class Connection:
         return await self.breaker.call(lambda: self._query(link, sql, params))
 
     async def close(self) -> None:
-        """Close the SDK connections this object opened (never a given one), on every loop."""
+        """Close the SDK connections this object opened (never a given one), on every loop.
+
+        The calling loop's calls still in flight (a cancelled caller's call runs on) are
+        awaited first, within the timeout, so that none is left pending.
+        """
         loop = asyncio.get_running_loop()
+        here = self._links.get(loop)
+        if here is not None and here.calls:
+            await asyncio.wait(set(here.calls), timeout=self.timeout)
         with self._guard:
             links, self._links = list(self._links.values()), {}
             shared, self._shared = self._shared, self._given
@@ -182,7 +188,7 @@ class Connection:
             client = await self._ready(link, deadline)
             try:
                 return await self._bounded(link, client, client.query(sql, params), deadline, "query")
-            except _ConflictError:
+            except ConflictError:
                 # Concurrent writes to one record: SurrealDB asks us to retry, with jitter.
                 pause = random.uniform(0, min(0.05, 0.001 * 2**attempt))
                 if loop.time() + pause >= deadline:
@@ -234,52 +240,18 @@ class Connection:
     async def _bounded(
         self, link: _Link, client: SurrealClient, call: Coroutine[Any, Any, T], deadline: float, what: str
     ) -> T:
-        """Await ``call`` until ``deadline``; sort its failure into unavailable or refused.
-
-        The call runs as its own task, so a cancellation coming from the SDK (it cancels
-        the calls in flight when the socket drops) is told apart from our caller's own,
-        and our caller's cancellation never tears a frame in half.
-        """
-        task = asyncio.ensure_future(call)
-        task.add_done_callback(_mark_seen)
-        remaining = max(0.0, deadline - link.loop.time())
-        # If our caller is cancelled, the call itself runs on: cancelling a WebSocket send
-        # halfway would close the connection every other call shares.
-        await asyncio.wait({task}, timeout=remaining)
-        if not task.done():
-            task.cancel()
-            await _settle(task)
-            self._forget(link, client)
-            raise StoreUnavailableError(
-                f"SurrealDB at {self.url} did not answer the {what} within {self.timeout}s"
-            )
-        if task.cancelled():
-            self._forget(link, client)
-            raise StoreUnavailableError(
-                f"the connection to SurrealDB at {self.url} was lost during the {what}"
-            )
-        exc = task.exception()
-        if exc is None:
-            return task.result()
-        detail, cause = self._scrubbed(exc)
-        if isinstance(exc, _TRANSPORT_ERRORS) or not _alive(client):
-            self._forget(link, client)
-            raise StoreUnavailableError(
-                f"SurrealDB at {self.url} is unavailable ({what}): {detail}"
-            ) from cause
-        if what == "connect":
-            self._forget(link, client)
-        if _RETRYABLE in detail:
-            raise _ConflictError(
-                f"SurrealDB kept refusing the {what} for {self.timeout}s: {detail}"
-            ) from cause
-        raise StoreError(f"SurrealDB refused the {what}: {detail}") from cause
-
-    def _scrubbed(self, exc: BaseException) -> tuple[str, BaseException | None]:
-        """``exc`` as text without any secret of ``auth``, and the cause to chain (None if it held one)."""
-        text = f"{type(exc).__name__}: {exc}"
-        scrubbed = self._secrets.scrub(text)
-        return scrubbed, (exc if scrubbed == text else None)
+        """Await ``call`` until ``deadline``; a failure drops ``client`` when the next call needs another."""
+        return await bounded(
+            call,
+            remaining=deadline - link.loop.time(),
+            timeout=self.timeout,
+            url=self.url,
+            what=what,
+            secrets=self._secrets,
+            alive=lambda: _alive(client),
+            drop=lambda: self._forget(link, client),
+            running=link.calls,
+        )
 
     def _forget(self, link: _Link, client: SurrealClient) -> None:
         """Drop ``client`` so that the next call opens a new connection (a shared one stays)."""
@@ -288,13 +260,6 @@ class Connection:
         if link.client is client:
             link.client = None
         _abort(client)  # a dead peer must not slow the failing call with a closing handshake
-
-
-def _secrets_of(auth: Auth | None) -> Credentials:
-    """The texts of ``auth`` that no message may show."""
-    if isinstance(auth, TokenAuth):
-        return Credentials([auth.token])
-    return Credentials([] if auth is None else [auth.password])
 
 
 def _alive(client: SurrealClient) -> bool:
@@ -312,17 +277,6 @@ def _abort(client: SurrealClient) -> None:
     if isinstance(client, AsyncWsSurrealConnection) and client.socket is not None:
         with contextlib.suppress(RuntimeError):  # its loop is closed: nothing more can be done
             client.socket.transport.abort()
-
-
-def _mark_seen(task: asyncio.Future[Any]) -> None:
-    """Retrieve a finished call's exception, so a call abandoned by its caller logs nothing."""
-    if not task.cancelled():
-        task.exception()
-
-
-async def _settle(task: asyncio.Future[Any]) -> None:
-    """Wait for a cancelled task to unwind."""
-    await asyncio.wait({task})
 
 
 async def _close_quietly(client: SurrealClient, timeout: float) -> None:

@@ -21,6 +21,10 @@ keys). The cookie is kept apart from the rest so that ``touch`` replaces it, and
 time: SurrealQL sorts NONE below every datetime, so ``expires < now`` alone would delete
 every record without an ``expires`` field (connect-surreal's bug).
 
+Reads return ``cookie`` and ``sess`` as UTF-8 bytes (``<bytes>``, the store decodes them):
+the embedded engine cannot return a string holding a NUL byte, and would fail the whole
+statement instead of letting the store report that one record as corrupt.
+
 A session whose own ``cookie.expires`` is past is expired whatever ``expires`` says (a
 record written by hand or by another program may disagree). Reads check the cookie after
 decoding it; ``touch``, one statement that never reads the cookie back, checks it in
@@ -34,7 +38,12 @@ from typing import Final
 #: What makes a record a live session of this store (records of other writers lack ``sess``).
 LIVE: Final = "expires > time::from::millis($now) AND type::is::string(sess)"
 
-GET: Final = f"SELECT cookie, sess FROM ONLY $rid WHERE {LIVE}"
+#: ``cookie`` and ``sess`` as bytes (``sess`` is a string in every LIVE record; ``cookie`` may not be).
+_FIELDS: Final = (
+    "(IF type::is::string(cookie) THEN <bytes> cookie ELSE cookie END) AS cookie, <bytes> sess AS sess"
+)
+
+GET: Final = f"SELECT {_FIELDS} FROM ONLY $rid WHERE {LIVE}"
 
 SET: Final = (
     "UPSERT $rid CONTENT {cookie: $cookie, sess: $sess, expires: time::from::millis($expires)} RETURN NONE"
@@ -58,10 +67,9 @@ TOUCH: Final = (
 
 # $range is the record-id range ``⟨after⟩..[]`` of the table: every string id after the
 # last one seen (string ids sort before arrays), read straight from the key order.
-PAGE: Final = f"SELECT record::id(id) AS sid, cookie, sess FROM $range WHERE {LIVE} LIMIT $limit"
-
-# ids() and length() read the cookie too: a past ``cookie.expires`` leaves a session out.
-PAGE_COOKIES: Final = f"SELECT record::id(id) AS sid, cookie FROM $range WHERE {LIVE} LIMIT $limit"
+# ids() and length() read whole records too: a past ``cookie.expires`` or a corrupt record
+# leaves a session out of every listing alike.
+PAGE: Final = f"SELECT record::id(id) AS sid, {_FIELDS} FROM $range WHERE {LIVE} LIMIT $limit"
 
 CLEAR: Final = "DELETE type::table($table) RETURN NONE"
 

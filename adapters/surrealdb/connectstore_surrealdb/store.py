@@ -2,8 +2,8 @@
 
 The record shape and every statement are in :mod:`connectstore_surrealdb.queries`. Expiry
 is this store's own job (SurrealDB has no record TTL): each record carries a real
-``expires`` datetime, every read filters on it, and an optional background sweep deletes
-the expired records, and only those.
+``expires`` datetime, every read filters on it, and an optional background sweep
+(:class:`connectstore.Sweep`) deletes the expired records, and only those.
 """
 
 from __future__ import annotations
@@ -19,14 +19,16 @@ from connectstore import (
     DEFAULT_TTL,
     CircuitBreaker,
     JSONSerializer,
+    ListingFromItems,
     SerializationError,
     Serializer,
     SessionData,
-    SessionDecodeError,
-    Store,
-    StoreError,
     StoreURLError,
+    Sweep,
+    check_sid,
+    decode_listed,
     decode_session,
+    expiry_ms,
     is_expired,
     now_ms,
     redact_url,
@@ -36,7 +38,6 @@ from connectstore_surrealdb import queries
 from connectstore_surrealdb.auth import Auth, auth_from
 from connectstore_surrealdb.connection import Connection, SurrealClient
 from connectstore_surrealdb.one_writer import OneWriterPerSid
-from connectstore_surrealdb.sweeper import Sweeper
 
 __all__ = ["REMOTE_SCHEMES", "SCHEMES", "SurrealDBStore"]
 
@@ -51,19 +52,23 @@ DEFAULT_FAILURE_THRESHOLD: Final = 2
 #: Seconds between two probes of a server while its breaker is open.
 DEFAULT_RETRY_INTERVAL: Final = 0.25
 
-#: Expiries are clamped to the end of year 9999: SurrealDB datetimes end long before JavaScript's.
-MAX_EXPIRES_MS: Final = 253_402_300_799_999
+#: The period of the background sweep that ``auto_sweep_expired=True`` turns on, in seconds.
+AUTO_SWEEP_INTERVAL: Final = 600.0
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
 
-class SurrealDBStore(Store):
+class SurrealDBStore(ListingFromItems):
     """A session store on SurrealDB (a server over ``ws``/``http``, or the embedded engine).
 
     Nothing is done at construction; the connection opens on first use (or ``open()`` /
     ``async with``), reopens by itself after it drops, and each event loop that calls the
-    store gets its own (the embedded engine is shared by all). Options (all keyword-only
-    but ``url``; the package README has the details):
+    store gets its own (the embedded engine is shared by all). ``close()`` releases the
+    connections and the sweep task; the next call opens them again. A server's data and a
+    ``surrealkv://`` directory are unchanged by that; a ``mem://`` database lives only in
+    the engine, so closing drops it and the next call starts a new, empty one.
+
+    Options (all keyword-only but ``url``; the package README has the details):
 
     * ``url``: the SDK URL, ``ws://``, ``wss://``, ``http://``, ``https://`` (a server),
       ``mem://`` or ``surrealkv://path`` (the engine in this process). No credentials in it.
@@ -73,15 +78,19 @@ class SurrealDBStore(Store):
       plus ``"namespace"``/``"database"`` for those users, or ``{"token": ...}``), or None.
     * ``table``: the sessions' table, an identifier (default ``"user_session"``).
     * ``ttl``: seconds a session without cookie expiry lives (default 86400).
-    * ``auto_sweep_expired``, ``sweep_interval``: the background sweep and its period in
-      seconds (off; 600).
+    * ``sweep_interval``: seconds between two background sweeps of the expired records
+      (each within 10% of it), or None for no background sweep (the default); ``sweep()``
+      sweeps on demand.
+    * ``auto_sweep_expired``: connect-surreal's name for the sweep: True sweeps every 600 s
+      unless ``sweep_interval`` says otherwise (default False).
     * ``timeout``: seconds one call may take, connecting included (default 5).
-    * ``page_size``: sessions read per query by the listings and ``length`` (default 100).
+    * ``batch_size``: sessions read per query by the listings and ``length`` (default 100).
     * ``failure_threshold``, ``retry_interval``: a server's circuit breaker: after that many
       consecutive failed calls, calls fail at once with ``StoreUnavailableError`` and one
       call every ``retry_interval`` seconds probes the server (defaults 2 and 0.25 s).
     * ``serializer``: a ``connectstore.Serializer`` (default ``JSONSerializer()``).
-    * ``client``: an SDK connection you opened, used as is (a WebSocket one only on its loop).
+    * ``client``: an SDK connection you opened, used as is (a WebSocket one only on its
+      loop) and never closed by the store.
     """
 
     capabilities = frozenset({"touch", "all", "clear", "length", "ids", "items"})
@@ -95,10 +104,10 @@ class SurrealDBStore(Store):
         auth: Auth | Mapping[str, str] | None = None,
         table: str = "user_session",
         ttl: float = DEFAULT_TTL,
+        sweep_interval: float | None = None,
         auto_sweep_expired: bool = False,
-        sweep_interval: float = 600.0,
         timeout: float = 5.0,
-        page_size: int = 100,
+        batch_size: int = 100,
         failure_threshold: int = DEFAULT_FAILURE_THRESHOLD,
         retry_interval: float = DEFAULT_RETRY_INTERVAL,
         serializer: Serializer | None = None,
@@ -128,13 +137,14 @@ class SurrealDBStore(Store):
             raise ValueError(f"ttl must be a positive number of seconds, not {ttl!r}")
         if not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
-        if not (isinstance(page_size, int) and page_size > 0):
-            raise ValueError(f"page_size must be a positive integer, not {page_size!r}")
+        if isinstance(batch_size, bool) or not (isinstance(batch_size, int) and batch_size > 0):
+            raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
+        if sweep_interval is None and auto_sweep_expired:
+            sweep_interval = AUTO_SWEEP_INTERVAL
         self.url = url
         self.table = table
         self.ttl = ttl
-        self.page_size = page_size
-        self.auto_sweep_expired = auto_sweep_expired
+        self.batch_size = batch_size
         self.serializer: Serializer = serializer or JSONSerializer()
         remote = scheme in REMOTE_SCHEMES
         breaker = (
@@ -156,9 +166,8 @@ class SurrealDBStore(Store):
             client=client,
             breaker=breaker,
         )
-        self._sweeper = Sweeper(self.sweep, sweep_interval)
+        self._sweep = Sweep(self.sweep, sweep_interval, name=repr(self))
         self._writers = OneWriterPerSid()
-        self._closed = False
 
     def __repr__(self) -> str:
         c = self._connection
@@ -191,9 +200,14 @@ class SurrealDBStore(Store):
         return self._connection.breaker
 
     @property
+    def sweep_interval(self) -> float | None:
+        """Seconds between two background sweeps, or None when there is no background sweep."""
+        return self._sweep.interval
+
+    @property
     def sweeping(self) -> bool:
         """Whether the background sweep task is running."""
-        return self._sweeper.running
+        return self._sweep.running
 
     async def open(self) -> None:
         """Connect now (instead of on first use) and start the sweep if it is enabled."""
@@ -204,24 +218,25 @@ class SurrealDBStore(Store):
         return self
 
     async def get(self, sid: str) -> SessionData | None:
-        """The live session under ``sid``, or None when it is missing or expired."""
+        """The live session under ``sid``, or None when it is missing or expired.
+
+        A record that is no session raises :class:`~connectstore.SessionDecodeError`.
+        """
+        rid = self._rid(sid)
         now = now_ms()
-        row = await self._query(queries.GET, {"rid": self._rid(sid), "now": now})
+        row = await self._query(queries.GET, {"rid": rid, "now": now})
         if row is None:
             return None
-        session = self._decode(sid, row)
-        return None if _cookie_expired(sid, session, now) else session
+        cookie = decode_session(_StoredText(self.serializer, cookie=True), sid, row.get("cookie"))
+        if is_expired(cookie, now=now):
+            return None
+        return {**cookie, **decode_session(_StoredText(self.serializer), sid, row.get("sess"))}
 
     async def set(self, sid: str, session: SessionData) -> None:
         """Write ``session`` under ``sid``; an expiry already past deletes it instead."""
         rid = self._rid(sid)
         cookie, data = self._encode(session)
-        now = now_ms()
-        expires = self._expires(session, now)
-        if expires <= now:
-            await self._write(sid, queries.DESTROY, {"rid": rid})
-            return
-        await self._write(sid, queries.SET, {"rid": rid, "cookie": cookie, "sess": data, "expires": expires})
+        await self._write_live(sid, session, queries.SET, {"rid": rid, "cookie": cookie, "sess": data})
 
     async def destroy(self, sid: str) -> None:
         """Delete ``sid``; a missing sid is fine."""
@@ -239,65 +254,48 @@ class SurrealDBStore(Store):
         if not isinstance(session, Mapping):
             raise SerializationError(f"a session must be a mapping, not {type(session).__name__}")
         cookie = self.serializer.dumps({"cookie": session.get("cookie")})
+        await self._write_live(sid, session, queries.TOUCH, {"rid": rid, "cookie": cookie})
+
+    async def _write_live(
+        self, sid: str, session: SessionData, query: str, variables: dict[str, Any]
+    ) -> None:
+        """Send ``query`` with ``session``'s deadline (``$expires``, and ``$now``), or delete
+        ``sid`` instead when that deadline has already passed.
+        """
         now = now_ms()
-        expires = self._expires(session, now)
+        expires = expiry_ms(session, self.ttl, now=now)
         if expires <= now:
-            await self._write(sid, queries.DESTROY, {"rid": rid})
-            return
-        await self._write(sid, queries.TOUCH, {"rid": rid, "cookie": cookie, "expires": expires, "now": now})
+            await self._write(sid, queries.DESTROY, {"rid": variables["rid"]})
+        else:
+            await self._write(sid, query, {**variables, "expires": expires, "now": now})
 
     async def _write(self, sid: str, query: str, variables: dict[str, Any]) -> None:
         """Send a statement that writes ``sid``, after this store's earlier writes to it."""
         async with self._writers.turn(sid):
             await self._query(query, variables)
 
-    async def all(self) -> dict[str, SessionData]:
-        """Every live session keyed by sid."""
-        return {sid: session async for sid, session in self.items()}
-
     async def clear(self) -> None:
         """Delete every record of the store's table (the table belongs to the store)."""
         await self._query(queries.CLEAR, {"table": self.table})
 
-    async def length(self) -> int:
-        """The number of live sessions (read ``page_size`` at a time: each cookie is checked)."""
-        count = 0
-        async for _ in self.ids():
-            count += 1
-        return count
+    async def items(self) -> AsyncIterator[tuple[str, SessionData]]:
+        """``(sid, session)`` for live sessions, read ``batch_size`` at a time in id order.
 
-    async def ids(self) -> AsyncIterator[str]:
-        """Ids of live sessions, read ``page_size`` at a time in id order.
-
-        A session whose cookie cannot be read is listed (``get`` reports it); one whose
-        cookie says it has expired is not.
+        ``all()``, ``ids()`` and ``length()`` come from it: each session's cookie is checked.
+        A record that is no session is skipped with a warning (``get`` of it raises).
         """
         after: str | None = None
         while True:
             now = now_ms()
             page = await self._query(
-                queries.PAGE_COOKIES, {"range": self._range(after), "now": now, "limit": self.page_size}
+                queries.PAGE, {"range": self._range(after), "now": now, "limit": self.batch_size}
             )
             for row in page:
-                if not self._cookie_says_expired(row.get("cookie"), now):
-                    yield row["sid"]
-            if len(page) < self.page_size:
-                return
-            after = page[-1]["sid"]
-
-    async def items(self) -> AsyncIterator[tuple[str, SessionData]]:
-        """``(sid, session)`` for live sessions, read ``page_size`` at a time in id order."""
-        after: str | None = None
-        while True:
-            now = now_ms()
-            page = await self._query(
-                queries.PAGE, {"range": self._range(after), "now": now, "limit": self.page_size}
-            )
-            for row in page:
-                session = self._decode(row["sid"], row)
-                if not _cookie_expired(row["sid"], session, now):
-                    yield row["sid"], session
-            if len(page) < self.page_size:
+                sid = row["sid"]
+                session = self._listed(sid, row, now)
+                if session is not None:
+                    yield sid, session
+            if len(page) < self.batch_size:
                 return
             after = page[-1]["sid"]
 
@@ -311,38 +309,35 @@ class SurrealDBStore(Store):
         return int(removed)
 
     async def close(self) -> None:
-        """Stop the sweep and close the connection the store opened. Safe to call twice."""
-        self._closed = True
-        await self._sweeper.stop()
+        """Stop the sweep and close the connections the store opened (never a given ``client``).
+
+        Safe to call twice; the store stays usable: the next call connects again (a
+        ``mem://`` database starts again empty, as its data lived in the closed engine).
+        """
+        await self._sweep.stop()
         await self._connection.close()
 
     async def _query(self, sql: str, params: dict[str, Any]) -> Any:
-        if self._closed:
-            raise StoreError(f"{self!r} is closed")
-        if self.auto_sweep_expired and not self._sweeper.running:
-            self._sweeper.start()
+        self._sweep.ensure_started()
         return await self._connection.query(sql, params)
 
-    def _cookie_says_expired(self, cookie: object, now: int) -> bool:
-        """Whether a stored cookie text readably says its session has expired."""
-        try:
-            return _cookie_expired("", decode_session(self.serializer, "", cookie), now)  # type: ignore[arg-type]
-        except SessionDecodeError:
-            return False
+    def _listed(self, sid: str, row: Mapping[str, Any], now: int) -> SessionData | None:
+        """The live session a listing read, or None: expired, or corrupt (skipped with a warning)."""
+        stored_cookie: Any = row.get("cookie")  # bytes as the query casts it, or what a foreign writer left
+        stored_data: Any = row.get("sess")
+        cookie = decode_listed(_StoredText(self.serializer, cookie=True), sid, stored_cookie, store=self)
+        if cookie is None or is_expired(cookie, now=now):
+            return None
+        data = decode_listed(_StoredText(self.serializer), sid, stored_data, store=self)
+        return None if data is None else {**cookie, **data}
 
     def _rid(self, sid: str) -> RecordID:
-        if not isinstance(sid, str):
-            raise TypeError(f"a session id must be a str, not {type(sid).__name__}")
-        return RecordID(self.table, sid)
+        return RecordID(self.table, check_sid(sid))
 
     def _range(self, after: str | None) -> RecordID:
         """Every string id of the table after ``after`` (all of them for None)."""
         begin = BoundIncluded("") if after is None else BoundExcluded(after)
         return RecordID(self.table, Range(begin, BoundExcluded([])))
-
-    def _expires(self, session: SessionData, now: int) -> int:
-        expires = session_expires(session)
-        return min(now + round(self.ttl * 1000) if expires is None else expires, MAX_EXPIRES_MS)
 
     def _encode(self, session: SessionData) -> tuple[str, str]:
         """The cookie and the rest of the session as JSON text; raises before anything is written."""
@@ -352,18 +347,29 @@ class SurrealDBStore(Store):
         data = {key: value for key, value in session.items() if key != "cookie"}
         return self.serializer.dumps(cookie), self.serializer.dumps(data)
 
-    def _decode(self, sid: str, row: Mapping[str, Any]) -> SessionData:
-        cookie = decode_session(self.serializer, sid, row.get("cookie"))  # type: ignore[arg-type]
-        data = decode_session(self.serializer, sid, row.get("sess"))  # type: ignore[arg-type]
-        return {**cookie, **data}
 
+class _StoredText:
+    """Reads a stored field with the store's serializer: the queries return it as UTF-8 bytes.
 
-def _cookie_expired(sid: str, session: SessionData, now: int) -> bool:
-    """Whether the session's own ``cookie.expires`` is past (whatever the record's ``expires`` says).
-
-    An unreadable expiry is corrupt stored data: :class:`SessionDecodeError` naming ``sid``.
+    (The embedded engine cannot return a string holding a NUL byte: as bytes, such a field
+    is corrupt data like any other.) With ``cookie=True`` the field is the session's cookie,
+    and an expiry that cannot be read makes it corrupt too.
     """
-    try:
-        return is_expired(session, now=now)
-    except SerializationError as exc:
-        raise SessionDecodeError(str(exc), sid=sid) from exc
+
+    __slots__ = ("_cookie", "_serializer")
+
+    def __init__(self, serializer: Serializer, *, cookie: bool = False) -> None:
+        self._serializer = serializer
+        self._cookie = cookie
+
+    def dumps(self, session: Mapping[str, Any]) -> str:
+        """The serializer's text for ``session`` (never used by the store: reads only)."""
+        return self._serializer.dumps(session)
+
+    def loads(self, data: str | bytes) -> SessionData:
+        """Decode one stored field; raises for anything that is no session (or cookie)."""
+        text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
+        session = self._serializer.loads(text)
+        if self._cookie:
+            session_expires(session)  # raises SerializationError for an unreadable expiry
+        return session

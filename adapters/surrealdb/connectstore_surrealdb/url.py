@@ -4,45 +4,57 @@
 (``ws``, ``wss``, ``http``, ``https``, ``mem``, ``surrealkv``); plain ``surrealdb://`` means
 ``ws://``. Credentials in the URL sign in as a root user, or as a namespace or database
 user with ``?auth=namespace`` / ``?auth=database``; ``?token=...`` authenticates with a
-token. The other query parameters are the store's options. Every error names the URL
-with its password and token replaced by ``***``.
+token. The other query parameters are the store's options, under the constructor's names
+(plus ``ns``/``db`` for ``namespace``/``database``), read by :class:`connectstore.URLOptions`;
+keyword options of :func:`open_from_url` win over the URL's. Every error names the URL with
+its password and token replaced by ``***``.
 """
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
-from connectstore import StoreURLError, redact_url, url_credentials
+from connectstore import StoreURLError, URLOptions, open_with_options, redact_url
+from connectstore.url_options import (
+    flag,
+    number,
+    optional_seconds,
+    positive_number,
+    positive_whole_number,
+    text,
+    whole_number,
+)
 from connectstore_surrealdb.auth import Auth, DatabaseAuth, NamespaceAuth, RootAuth, TokenAuth
 from connectstore_surrealdb.store import REMOTE_SCHEMES, SCHEMES, SurrealDBStore
 
-__all__ = ["open_from_url", "options_from_url"]
+__all__ = ["OPTIONS", "open_from_url", "options_from_url"]
 
-_CONVERTERS: dict[str, Any] = {
-    "namespace": str,
-    "database": str,
-    "table": str,
-    "ttl": float,
-    "timeout": float,
-    "sweep_interval": float,
-    "page_size": int,
-    "failure_threshold": int,
-    "retry_interval": float,
-    "auto_sweep_expired": lambda text: _flag(text),
-}
-_ALIASES = {"ns": "namespace", "db": "database"}
+#: The query options of a store URL: the store's own, plus ``auth`` (the level of the URL's
+#: user: root, namespace or database) and ``token`` (a token instead of a user).
+OPTIONS = URLOptions(
+    {
+        "namespace": text,
+        "database": text,
+        "table": text,
+        "ttl": positive_number,
+        "timeout": positive_number,
+        "sweep_interval": optional_seconds,
+        "auto_sweep_expired": flag,
+        "batch_size": positive_whole_number,
+        "failure_threshold": whole_number,
+        "retry_interval": number,
+        "auth": text,
+        "token": text,
+    },
+    aliases={"ns": "namespace", "db": "database"},
+)
 
 
 def open_from_url(url: str, **options: Any) -> SurrealDBStore:
     """The ``connectstore.stores`` entry point: a store for ``url``; ``options`` win over the URL's."""
     sdk_url, from_url = options_from_url(url)
-    try:
-        return SurrealDBStore(sdk_url, **{**from_url, **options})
-    except StoreURLError:
-        raise
-    except ValueError as exc:  # a bad table, namespace, ttl...: the URL is what is wrong
-        raise StoreURLError(url_credentials(url).scrub(f"{redact_url(url)!r}: {exc}")) from None
+    return open_with_options(SurrealDBStore, sdk_url, url=url, from_url=from_url, options=options)
 
 
 def options_from_url(url: str) -> tuple[str, dict[str, Any]]:
@@ -64,29 +76,8 @@ def options_from_url(url: str) -> tuple[str, dict[str, Any]]:
     if sdk_scheme in REMOTE_SCHEMES and not parts.hostname:
         raise StoreURLError(f"{redact_url(url)!r} names no host")
     userinfo, at, host = parts.netloc.rpartition("@")
-    options: dict[str, Any] = {}
-    auth_level = "root"
-    token: str | None = None
-    for raw_key, value in parse_qsl(parts.query, keep_blank_values=True):
-        key = _ALIASES.get(raw_key, raw_key)
-        if key == "auth":
-            auth_level = value
-        elif key == "token":
-            token = value
-        elif key in _CONVERTERS:
-            try:
-                options[key] = _CONVERTERS[key](value)
-            except ValueError as exc:
-                raise StoreURLError(
-                    f"bad value {value!r} for {raw_key} in the store URL {redact_url(url)!r}: {exc}"
-                ) from None
-        else:
-            raise StoreURLError(
-                f"unknown option {raw_key!r} in the SurrealDB store URL {redact_url(url)!r}; "
-                f"known: auth, token, "
-                f"{', '.join(sorted(_CONVERTERS))}"
-            )
-    auth = _auth(userinfo if at else None, auth_level, token)
+    options = OPTIONS.parse(parts.query, shown=redact_url(url))
+    auth = _auth(userinfo if at else None, options.pop("auth", "root"), options.pop("token", None))
     if auth is not None:
         options["auth"] = auth
     return f"{sdk_scheme}://{host}{parts.path}", options
@@ -108,12 +99,3 @@ def _auth(userinfo: str | None, level: str, token: str | None) -> Auth | None:
     if level == "database":
         return DatabaseAuth(username, password)
     raise StoreURLError(f"auth must be root, namespace or database, not {level!r}")
-
-
-def _flag(text: str) -> bool:
-    lowered = text.lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError("expected true or false")

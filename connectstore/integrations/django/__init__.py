@@ -25,6 +25,7 @@ Settings::
     CONNECTSTORE = {
         "store": "redis://127.0.0.1:6379/0",  # a store URL (connectstore.open_store), the dotted
                                               # path of a factory, a factory, a Store or a BlockingStore
+                                              # (connectstore.integrations.store_source)
         "store_options": {},   # keyword arguments for open_store() or the factory
         "timeout": 30.0,       # seconds any store call may take (the sync bridge's bound)
         # ConnectSessionMiddleware only:

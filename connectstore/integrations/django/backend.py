@@ -4,7 +4,6 @@ configured connectstore store, each session kept in express-session's shape.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,13 +18,12 @@ from connectstore.blocking import BlockingStore
 from connectstore.cookie import Cookie
 from connectstore.errors import SessionDecodeError
 from connectstore.integrations.django.bridge import get_bridge, on_loop
+from connectstore.request_session import log_corrupt_session
 from connectstore.serializer import SessionData
 from connectstore.signing import generate_sid
 from connectstore.store import Store
 
 __all__ = ["CreateError", "SessionStore", "UpdateError"]
-
-logger = logging.getLogger("connectstore")
 
 
 async def _read(store: Store, sid: str) -> SessionData | None:
@@ -33,7 +31,7 @@ async def _read(store: Store, sid: str) -> SessionData | None:
     try:
         return await store.get(sid)
     except SessionDecodeError as exc:
-        logger.warning("session %r in the store is corrupt; starting a new session: %s", sid, exc)
+        log_corrupt_session(sid, exc)
         return None
 
 
@@ -114,6 +112,21 @@ class SessionStore(SessionBase):  # type: ignore[misc]
             raise UpdateError
         return sid
 
+    async def _create(self, store: Store) -> None:
+        """What :meth:`create` and :meth:`acreate` do, on the bridge's loop: a fresh key (another
+        one on a collision), then the new, empty session stored under it.
+        """
+        record = self._new_record(self._get_session(no_load=True), self.get_expiry_age(), True)
+        while True:
+            key = self._get_new_session_key()
+            sid = self._store_id(key)
+            if sid is not None and await store.get(sid) is None:
+                break
+        await store.set(sid, record)
+        self._session_key = key
+        self._stored_cookie = record["cookie"]
+        self.modified = True
+
     @classmethod
     def clear_expired(cls) -> None:
         """Nothing to do: stores expire sessions themselves."""
@@ -136,14 +149,8 @@ class SessionStore(SessionBase):  # type: ignore[misc]
 
     def create(self) -> None:
         """Store a new, empty session under a fresh key."""
-        while True:
-            self._session_key = self._get_new_session_key()
-            try:
-                self.save(must_create=True)
-            except CreateError:
-                continue
-            self.modified = True
-            return
+        bridge = self.bridge
+        bridge.run(self._create(bridge.store))
 
     def save(self, must_create: bool = False) -> None:
         """Store the session; :class:`CreateError` if ``must_create`` and the key exists,
@@ -181,14 +188,8 @@ class SessionStore(SessionBase):  # type: ignore[misc]
 
     async def acreate(self) -> None:
         """See :meth:`create`."""
-        while True:
-            self._session_key = await self._aget_new_session_key()
-            try:
-                await self.asave(must_create=True)
-            except CreateError:
-                continue
-            self.modified = True
-            return
+        bridge = self.bridge
+        await on_loop(bridge, self._create(bridge.store))
 
     async def asave(self, must_create: bool = False) -> None:
         """See :meth:`save`."""

@@ -11,22 +11,15 @@ from typing import Any, TypeVar
 
 from django.conf import settings  # type: ignore[import-untyped]
 from django.core.signals import setting_changed  # type: ignore[import-untyped]
-from django.utils.module_loading import import_string  # type: ignore[import-untyped]
 
 from connectstore.blocking import BlockingStore
 from connectstore.engine import SessionEngine
-from connectstore.store import Store
+from connectstore.integrations.store_source import open_bridge
 from connectstore.timeouts import within
-from connectstore.urls import open_store
 
 __all__ = ["close_bridge", "get_bridge", "get_engine", "on_loop"]
 
 T = TypeVar("T")
-
-_lock = threading.Lock()
-_bridge: BlockingStore | None = None
-_owns_bridge = False
-_engine: SessionEngine | None = None
 
 
 def _config() -> Mapping[str, Any]:
@@ -36,58 +29,70 @@ def _config() -> Mapping[str, Any]:
     return config
 
 
+class _Registry:
+    """The process's bridge (and whether it was made here) and engine, behind one lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._bridge: BlockingStore | None = None
+        self._owns_bridge = False
+        self._engine: SessionEngine | None = None
+
+    def bridge(self) -> BlockingStore:
+        """The bridge, made from ``CONNECTSTORE`` (``store``, ``store_options``, ``timeout``)
+        on first use.
+        """
+        with self._lock:
+            if self._bridge is None:
+                config = _config()
+                self._bridge, self._owns_bridge = open_bridge(
+                    config["store"],
+                    options=config.get("store_options") or {},
+                    timeout=config.get("timeout", 30.0),
+                )
+            return self._bridge
+
+    def engine(self) -> SessionEngine:
+        """The engine over the bridge's store, made on first use (and again for a new store)."""
+        store = self.bridge().store
+        with self._lock:
+            # After a fork the bridge rebuilds its store in the child: an engine over the
+            # parent's store would talk to a closed one.
+            if self._engine is None or self._engine.store is not store:
+                config = _config()
+                secret = config.get("secret")
+                if secret is None:
+                    secret = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ())]
+                self._engine = SessionEngine(store, secret=secret, **dict(config.get("session") or {}))
+            return self._engine
+
+    def close(self) -> None:
+        """Forget the bridge and the engine; close the bridge if it was made here."""
+        with self._lock:
+            bridge, owned = self._bridge, self._owns_bridge
+            self._bridge, self._owns_bridge, self._engine = None, False, None
+        if bridge is not None and owned:
+            bridge.close()
+
+
+_REGISTRY = _Registry()
+
+
 def get_bridge() -> BlockingStore:
     """The process's :class:`~connectstore.BlockingStore`, made from ``CONNECTSTORE`` on first use."""
-    global _bridge, _owns_bridge
-    with _lock:
-        if _bridge is None:
-            config = _config()
-            source = config["store"]
-            options = dict(config.get("store_options") or {})
-            if isinstance(source, BlockingStore):
-                _bridge, _owns_bridge = source, False
-            else:
-                if isinstance(source, str):
-                    url_or_path = source
-                    if "://" in url_or_path:
-                        source = lambda: open_store(url_or_path, **options)  # noqa: E731
-                    else:
-                        factory = import_string(url_or_path)
-                        source = lambda: factory(**options)  # noqa: E731
-                elif not isinstance(source, Store) and options:
-                    made_by = source
-                    source = lambda: made_by(**options)  # noqa: E731
-                _bridge, _owns_bridge = BlockingStore(source, timeout=config.get("timeout", 30.0)), True
-        return _bridge
+    return _REGISTRY.bridge()
 
 
 def get_engine() -> SessionEngine:
     """The :class:`~connectstore.SessionEngine` of ``ConnectSessionMiddleware`` (and of the
     express-mode ``SESSION_ENGINE``), over the bridge's store.
     """
-    global _engine
-    bridge = get_bridge()
-    store = bridge.store
-    with _lock:
-        # After a fork the bridge rebuilds its store in the child: an engine over the
-        # parent's store would talk to a closed one.
-        if _engine is None or _engine.store is not store:
-            config = _config()
-            secret = config.get("secret")
-            if secret is None:
-                secret = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ())]
-            _engine = SessionEngine(store, secret=secret, **dict(config.get("session") or {}))
-        return _engine
+    return _REGISTRY.engine()
 
 
 def close_bridge() -> None:
     """Forget the bridge and the engine; close the bridge (and its store) if made here."""
-    global _bridge, _owns_bridge, _engine
-    with _lock:
-        bridge, owned = _bridge, _owns_bridge
-        _bridge, _owns_bridge, _engine = None, False, None
-    if bridge is not None and owned:
-        bridge.close()
+    _REGISTRY.close()
 
 
 def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:

@@ -15,11 +15,13 @@ from django.utils.deprecation import MiddlewareMixin  # type: ignore[import-unty
 
 from connectstore.blocking import BlockingStore
 from connectstore.cookie import Cookie
-from connectstore.engine import RequestInfo, RequestSessions
+from connectstore.engine import RequestInfo
 from connectstore.integrations.django.backend import SessionStore
 from connectstore.integrations.django.bridge import get_bridge, get_engine, on_loop
+from connectstore.request_session import RequestSession
 from connectstore.session import Session
 from connectstore.signing import decode_uri_component
+from connectstore.store import Store
 
 __all__ = ["ConnectSessionMiddleware", "EngineSession", "ExpressCookie"]
 
@@ -40,7 +42,7 @@ class EngineSession(SessionStore):
       does not change the express cookie; use :attr:`cookie` for that.
     """
 
-    def __init__(self, sessions: RequestSessions, bridge: BlockingStore) -> None:
+    def __init__(self, sessions: RequestSession, bridge: BlockingStore) -> None:
         super().__init__()
         self._sessions = sessions
         self._engine_bridge = bridge
@@ -57,7 +59,7 @@ class EngineSession(SessionStore):
         return self._engine_bridge
 
     @property
-    def request_sessions(self) -> RequestSessions:
+    def request_session(self) -> RequestSession:
         """The engine's state for this request (committed by the middleware at the end)."""
         return self._sessions
 
@@ -107,31 +109,35 @@ class EngineSession(SessionStore):
 
     def cycle_key(self) -> None:
         """A new id for the same data (express's ``regenerate()``, data kept)."""
-        session = self.engine_session
-        data = dict(session.data)
-        self.bridge.run(session.regenerate())
-        session.data.update(data)
-        self._session_cache = session.data
+        self.bridge.run(self._regenerate(self.engine_session, keep_data=True))
 
     async def acycle_key(self) -> None:
         """See :meth:`cycle_key`."""
-        session = self.engine_session
-        data = dict(session.data)
-        await on_loop(self.bridge, session.regenerate())
-        session.data.update(data)
-        self._session_cache = session.data
+        await on_loop(self.bridge, self._regenerate(self.engine_session, keep_data=True))
 
     def flush(self) -> None:
         """Destroy the session and continue with a new, empty one (express's ``regenerate()``)."""
-        self.bridge.run(self.engine_session.regenerate())
-        self._session_cache = self.engine_session.data
+        self.bridge.run(self._regenerate(self.engine_session, keep_data=False))
         self.accessed = self.modified = True
 
     async def aflush(self) -> None:
         """See :meth:`flush`."""
-        await on_loop(self.bridge, self.engine_session.regenerate())
-        self._session_cache = self.engine_session.data
+        await on_loop(self.bridge, self._regenerate(self.engine_session, keep_data=False))
         self.accessed = self.modified = True
+
+    async def _regenerate(self, session: Session, *, keep_data: bool) -> None:
+        """express's ``regenerate()`` on the bridge's loop, the data kept or not."""
+        data = dict(session.data) if keep_data else {}
+        await session.regenerate()
+        session.data.update(data)
+        self._session_cache = session.data
+
+    async def _create(self, store: Store) -> None:
+        """What ``create()`` and ``acreate()`` do here: store the session now (the engine owns
+        its key).
+        """
+        await self.engine_session.save()
+        self.modified = True
 
 
 class ConnectSessionMiddleware(SessionMiddleware):  # type: ignore[misc]
@@ -177,7 +183,7 @@ class ConnectSessionMiddleware(SessionMiddleware):  # type: ignore[misc]
             return response
         if getattr(request.session, "accessed", False):
             patch_vary_headers(response, ("Cookie",))
-        for header in session.bridge.run(session.request_sessions.commit()):
+        for header in session.bridge.run(session.request_session.commit()):
             morsel = ExpressCookie(header)
             response.cookies[morsel.key] = morsel
         return response

@@ -1,7 +1,9 @@
 """An example third-party store: one JSON file per session in a folder.
 
-Written only against connectstore's public API. Blocking file I/O runs in worker threads
-(``asyncio.to_thread``) so the event loop never waits on the disk.
+Written only against connectstore's public API, with the store author's kit: ``check_sid``,
+``expiry_ms``, ``ListingFromItems``/``decode_listed`` and ``URLOptions``. Blocking file I/O
+runs in worker threads (``asyncio.to_thread``) so the event loop never waits on the disk.
+It holds no connection, so ``close()`` has nothing to release and every call after it works.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
+import math
 import os
 import re
 import tempfile
@@ -19,21 +23,25 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from connectstore import (
-    DEFAULT_TTL,
     JSONSerializer,
     SerializationError,
     Serializer,
     SessionData,
     SessionDecodeError,
-    Store,
     StoreURLError,
     decode_session,
     is_expired,
     now_ms,
-    session_expires,
+    redact_url,
 )
+from connectstore.expiry import DEFAULT_TTL, expiry_ms
+from connectstore.listing import ListingFromItems, decode_listed
+from connectstore.store import check_sid
+from connectstore.url_options import URLOptions, open_with_options, positive_number
 
 __all__ = ["FileStore", "open_from_url"]
+
+logger = logging.getLogger("connectstore")
 
 #: How many file names :meth:`FileStore.items` reads from the folder at a time.
 LISTING_BATCH = 100
@@ -51,14 +59,22 @@ def _session_names(entries: Iterator[os.DirEntry[str]], count: int) -> list[str]
     return names
 
 
-class FileStore(Store):
-    """Sessions as files in ``folder``; ``ttl`` seconds for sessions without cookie expiry."""
+class FileStore(ListingFromItems):
+    """Sessions as files in ``folder``; ``ttl`` seconds (above zero) for sessions without
+    cookie expiry. ``all()``, ``ids()`` and ``length()`` come from :meth:`items`.
+    """
 
     capabilities = frozenset({"touch", "all", "clear", "length", "ids", "items"})
 
     def __init__(
-        self, folder: str | os.PathLike[str], *, ttl: int = DEFAULT_TTL, serializer: Serializer | None = None
+        self,
+        folder: str | os.PathLike[str],
+        *,
+        ttl: float = DEFAULT_TTL,
+        serializer: Serializer | None = None,
     ) -> None:
+        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not 0 < ttl < math.inf:
+            raise ValueError(f"ttl must be a positive number of seconds, not {ttl!r}")
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.ttl = ttl
@@ -70,7 +86,7 @@ class FileStore(Store):
     async def get(self, sid: str) -> SessionData | None:
         """The live session under ``sid``, or None."""
         try:
-            record = await asyncio.to_thread(self._read, self._path(sid))
+            record = await asyncio.to_thread(self._read, self._path(check_sid(sid)))
         except SessionDecodeError as exc:
             raise SessionDecodeError(str(exc), sid=sid) from exc
         if record is None or record["sid"] != sid:
@@ -79,10 +95,9 @@ class FileStore(Store):
 
     async def set(self, sid: str, session: SessionData) -> None:
         """Write the session; an expiry already past deletes it instead."""
+        check_sid(sid)
         text = self.serializer.dumps(session)  # raises SerializationError before any write
-        expires = session_expires(session)
-        if expires is None:
-            expires = now_ms() + self.ttl * 1000
+        expires = expiry_ms(session, self.ttl)
         if expires <= now_ms():
             await self.destroy(sid)
             return
@@ -90,12 +105,13 @@ class FileStore(Store):
 
     async def destroy(self, sid: str) -> None:
         """Delete the session's file; a missing one is fine."""
-        await asyncio.to_thread(self._unlink, self._path(sid))
+        await asyncio.to_thread(self._unlink, self._path(check_sid(sid)))
 
     async def touch(self, sid: str, session: SessionData) -> None:
         """Move a live session's expiry and rewrite its stored cookie; data stays as stored
         (read and written back under the files lock: a racing set() is never undone).
         """
+        check_sid(sid)
         try:
             await asyncio.to_thread(self._touch, sid, session["cookie"])
         except SessionDecodeError as exc:
@@ -110,9 +126,7 @@ class FileStore(Store):
                 return
             current["cookie"] = cookie
             text = self.serializer.dumps(current)
-            expires = session_expires(current)
-            if expires is None:
-                expires = now_ms() + self.ttl * 1000
+            expires = expiry_ms(current, self.ttl)
             if expires <= now_ms():
                 self._unlink(path)
             else:
@@ -122,55 +136,69 @@ class FileStore(Store):
         with self._files_lock:
             path.unlink(missing_ok=True)
 
-    async def all(self) -> dict[str, SessionData]:
-        """Every live session keyed by sid."""
-        return {sid: session async for sid, session in self.items()}
-
     async def clear(self) -> None:
         """Delete every session file of this folder (and nothing else in it)."""
         for path in await asyncio.to_thread(self._session_files):
             await asyncio.to_thread(path.unlink, missing_ok=True)
 
-    async def length(self) -> int:
-        """How many live sessions there are."""
-        return len([sid async for sid in self.ids()])
-
-    async def ids(self) -> AsyncIterator[str]:
-        """Ids of live sessions."""
-        async for sid, _ in self.items():
-            yield sid
-
     async def items(self) -> AsyncIterator[tuple[str, SessionData]]:
         """``(sid, session)`` for every live session, one file at a time; the folder is read
         ``LISTING_BATCH`` names at a time, so memory stays bounded however many there are.
+        A corrupt file is skipped with one warning (the contract's rule for listings).
         """
         entries = await asyncio.to_thread(os.scandir, self.folder)
         try:
             while batch := await asyncio.to_thread(_session_names, entries, LISTING_BATCH):
                 for name in batch:
-                    record = await asyncio.to_thread(self._read, self.folder / name)
-                    if record is None:
-                        continue
-                    session = self._live(record)
-                    if session is not None:
-                        yield record["sid"], session
+                    pair = await asyncio.to_thread(self._listed, self.folder / name)
+                    if pair is not None:
+                        yield pair
         finally:
             entries.close()
 
-    def _live(self, record: dict[str, Any]) -> SessionData | None:
+    def _listed(self, path: Path) -> tuple[str, SessionData] | None:
+        """The live ``(sid, session)`` of a file a listing met, or None: gone, expired or
+        corrupt (skipped with a warning naming the sid, or the file when its sid is unreadable).
+        """
+        try:
+            record = self._read(path)
+        except SessionDecodeError:
+            logger.warning("%r: skipping the unreadable session file %s in a listing", self, path.name)
+            return None
+        if record is None:
+            return None
+        session = self._live(record, listed=True)
+        return None if session is None else (record["sid"], session)
+
+    def _live(self, record: dict[str, Any], *, listed: bool = False) -> SessionData | None:
         """The record's session, or None when it has expired: by the file's ``expires`` or by
         the session's own ``cookie.expires``, whichever comes first (a file written by
         another program may disagree with the cookie; the cookie is never overruled).
+        A corrupt session raises :class:`SessionDecodeError`, or (``listed``) is None.
         """
         now = now_ms()
         if record["expires"] <= now:
             return None
-        session = decode_session(self.serializer, record["sid"], record["sess"])
+        sid = record["sid"]
+        if listed:
+            session = decode_listed(self.serializer, sid, record["sess"], store=self)
+            if session is None:
+                return None
+        else:
+            session = decode_session(self.serializer, sid, record["sess"])
         try:
             expired = is_expired(session, now=now)
         except SerializationError as exc:
-            raise SessionDecodeError(f"unreadable cookie.expires: {exc}", sid=record["sid"]) from exc
+            if listed:
+                logger.warning(
+                    "%r: skipping the session %r in a listing: unreadable cookie.expires", self, sid
+                )
+                return None
+            raise SessionDecodeError(f"unreadable cookie.expires: {exc}", sid=sid) from exc
         return None if expired else session
+
+    def __repr__(self) -> str:
+        return f"FileStore({str(self.folder)!r})"
 
     def _path(self, sid: str) -> Path:
         return self.folder / (hashlib.sha256(sid.encode("utf-8", "surrogatepass")).hexdigest() + ".json")
@@ -204,9 +232,17 @@ class FileStore(Store):
             raise
 
 
+#: The options a store URL may carry: ``file:///var/sessions?ttl=3600``.
+URL_OPTIONS = URLOptions({"ttl": positive_number})
+
+
 def open_from_url(url: str, **options: Any) -> FileStore:
-    """``file:///absolute/folder``: a :class:`FileStore` on that folder."""
+    """``file:///absolute/folder[?ttl=SECONDS]``: a :class:`FileStore` on that folder;
+    keyword ``options`` win over the URL's.
+    """
     parts = urlsplit(url)
+    shown = redact_url(url)
     if parts.netloc not in ("", "localhost") or not parts.path:
-        raise StoreURLError(f"{url!r}: expected file:///absolute/folder")
-    return FileStore(unquote(parts.path), **options)
+        raise StoreURLError(f"{shown!r}: expected file:///absolute/folder")
+    from_url = URL_OPTIONS.parse(parts.query, shown=shown)
+    return open_with_options(FileStore, unquote(parts.path), url=url, from_url=from_url, options=options)

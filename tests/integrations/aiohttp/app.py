@@ -9,8 +9,9 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from connectstore import Store, decode_uri_component, unsign_cookie
+from connectstore import Store
 from connectstore.integrations.aiohttp import commit_session, get_session, remove_session, session_middleware
+from connectstore.signing import decode_uri_component, unsign_cookie
 
 SECRET = "keyboard cat"
 

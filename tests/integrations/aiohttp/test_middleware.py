@@ -10,15 +10,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
-from connectstore import (
-    MemoryStore,
-    SessionData,
-    SessionEngine,
-    StoreUnavailableError,
-    encode_uri_component,
-    sign_cookie,
-)
+from connectstore import MemoryStore, SessionData, SessionEngine, StoreUnavailableError
 from connectstore.integrations.aiohttp import get_session, session_middleware
+from connectstore.signing import encode_uri_component, sign_cookie
 from tests.integrations.aiohttp.app import SECRET, client_for, make_app, set_cookies, show, sid_of
 
 

@@ -13,8 +13,9 @@ import pytest
 from django.contrib.sessions.middleware import SessionMiddleware  # type: ignore[import-untyped]
 from django.test import Client, override_settings  # type: ignore[import-untyped]
 
-from connectstore import BlockingStore, MemoryStore, encode_uri_component, sign_cookie, unsign_cookie
+from connectstore import BlockingStore, MemoryStore
 from connectstore.integrations.django import ConnectSessionMiddleware, close_bridge, get_engine
+from connectstore.signing import encode_uri_component, sign_cookie, unsign_cookie
 from tests.integrations.django.test_session_engine import FailingStore
 from tests.integrations.flask.app import make_app
 from tests.integrations.flask.bridge import STORE_KINDS, open_bridge

@@ -16,6 +16,7 @@ from django.test import Client, RequestFactory, override_settings  # type: ignor
 from connectstore import BlockingStore, Cookie, MemoryStore, SessionData, StoreUnavailableError, now_ms
 from connectstore.integrations.django import SessionStore, UpdateError, close_bridge, get_bridge
 from tests.integrations.flask.bridge import STORE_KINDS, open_bridge
+from tests.integrations.test_store_source import MADE
 
 
 @pytest.fixture
@@ -195,9 +196,24 @@ def test_the_store_may_be_a_url_made_on_first_use() -> None:
         bridge = get_bridge()
         assert bridge.timeout == 120.0
         assert bridge.get(key)["views"] == 1  # type: ignore[index]
-    with pytest.raises(RuntimeError, match="closed"):
-        bridge.get(key)  # the setting change closed the bridge made for it
+        loop = bridge.loop
+    assert loop.is_closed()  # the setting change closed the bridge made for it (thread and loop)
+    assert bridge.get(key)["views"] == 1  # type: ignore[index]  # as every store, it works after close()
+    bridge.close()
     close_bridge()  # and closing again is safe
+
+
+def test_the_store_may_be_the_dotted_path_of_a_factory_given_the_store_options() -> None:
+    MADE.clear()
+    setting = {"store": "tests.integrations.test_store_source.make_store", "store_options": {"ttl": 60}}
+    with override_settings(CONNECTSTORE=setting):
+        client = Client()
+        client.get("/inc")
+        store = get_bridge().store
+        assert isinstance(store, MemoryStore)
+        assert store.ttl == 60
+        assert MADE == [{"ttl": 60}]
+        assert get_bridge().get(key_of(client))["views"] == 1  # type: ignore[index]
 
 
 @pytest.mark.parametrize("kind", STORE_KINDS)

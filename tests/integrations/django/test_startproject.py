@@ -85,7 +85,7 @@ def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh ``startproject`` project with the middleware swapped as the README says."""
+    """A fresh ``startproject`` project with the middleware swapped as docs/integrations.md says."""
     folder = tmp_path_factory.mktemp("startproject")
     made = _run([*_django_admin(), "startproject", "mysite", str(folder)], folder)
     assert made.returncode == 0, made.stderr

@@ -17,15 +17,9 @@ from django.core.exceptions import ImproperlyConfigured  # type: ignore[import-u
 from django.db import connection  # type: ignore[import-untyped]
 from django.test import AsyncClient, Client, override_settings  # type: ignore[import-untyped]
 
-from connectstore import (
-    BlockingStore,
-    MemoryStore,
-    decode_uri_component,
-    encode_uri_component,
-    sign_cookie,
-    unsign_cookie,
-)
+from connectstore import BlockingStore, MemoryStore
 from connectstore.integrations.django import ExpressSessionStore, close_bridge
+from connectstore.signing import decode_uri_component, encode_uri_component, sign_cookie, unsign_cookie
 from tests.integrations.flask.bridge import STORE_KINDS, open_bridge
 
 SECRET = "keyboard cat"  # Django's SECRET_KEY in conftest
@@ -42,7 +36,8 @@ EXPRESS_MODE: dict[str, Any] = {
 @pytest.fixture(scope="module")
 def database() -> Iterator[None]:
     """Django's test database (auth's tables), created by Django's own test machinery."""
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    # (no serialize=: Django 6.1 deprecates the argument; serializing an empty database is cheap)
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         yield
     finally:

@@ -9,7 +9,8 @@ from typing import Any
 from flask import Flask, jsonify, redirect, request
 from flask.typing import ResponseReturnValue
 
-from connectstore.integrations.flask import ConnectSession, StoreSource, current_session
+from connectstore.integrations.flask import ConnectSession, current_session
+from connectstore.integrations.store_source import StoreSource
 
 
 def make_app(store: StoreSource, **options: Any) -> Flask:

@@ -11,16 +11,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from connectstore import (
-    BlockingStore,
-    MemoryStore,
-    SessionData,
-    StoreUnavailableError,
-    decode_uri_component,
-    sign_cookie,
-    unsign_cookie,
-)
+from connectstore import BlockingStore, MemoryStore, SessionData, StoreUnavailableError, StoreURLError
 from connectstore.integrations.flask import ConnectSession, FlaskSession
+from connectstore.signing import decode_uri_component, sign_cookie, unsign_cookie
 from tests.integrations.flask.app import make_app
 from tests.integrations.flask.bridge import STORE_KINDS, open_bridge
 
@@ -231,6 +224,24 @@ def test_no_secret_is_an_error(bridge: BlockingStore) -> None:
     app.testing = True
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         app.test_client().get("/")
+
+
+def test_the_store_may_be_the_dotted_path_of_a_factory() -> None:
+    interface = ConnectSession(None, "tests.integrations.test_store_source.make_store")
+    try:
+        app = make_app(interface.bridge)
+        sid = sid_of(set_cookies(app.test_client().get("/inc"))[0])
+        stored = interface.bridge.get(sid)
+        assert stored is not None
+        assert stored["views"] == 1
+        assert isinstance(interface.bridge.store, MemoryStore)
+    finally:
+        interface.close()
+
+
+def test_a_store_string_that_names_nothing_is_refused_at_setup() -> None:
+    with pytest.raises(StoreURLError, match="neither a store URL"):
+        ConnectSession(Flask(__name__), "not a url")
 
 
 @pytest.mark.parametrize("kind", STORE_KINDS)

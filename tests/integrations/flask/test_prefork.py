@@ -30,7 +30,7 @@ START_BOUND = 120.0
 def require_gunicorn() -> None:
     if importlib.util.find_spec("gunicorn") is None:
         if os.environ.get("CI") == "true":
-            pytest.fail("gunicorn is required (requirements-dev.txt)")
+            pytest.fail("gunicorn is required (the quick group of pyproject.toml; ./dev setup installs it)")
         pytest.skip("gunicorn is not installed")
 
 

@@ -26,13 +26,13 @@ from starsessions import (
     regenerate_session_id,
 )
 
-from connectstore import Store
+from connectstore import SessionData, Store
 from connectstore.integrations.starsessions import ConnectSessionStore
 from tests.integrations.stores import open_test_store
 
 with warnings.catch_warnings():
     # Starlette >= 1.x prefers httpx2 for its test client and warns when it falls back to
-    # httpx (what requirements-dev.txt installs); the client works the same with either.
+    # httpx (what uv.lock installs); the client works the same with either.
     warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`", UserWarning)
     from starlette.testclient import TestClient
 
@@ -179,3 +179,19 @@ def session_cookie(response: Any) -> str | None:
     [header] = headers
     value = header.split(";")[0].split("=", 1)[1]
     return "" if value in ("", "''") else value
+
+
+HOUR = 3600
+"""One hour in seconds: the lifetime most tests give starsessions."""
+
+
+def stored(h: Harness, sid: str) -> SessionData | None:
+    return h.run(h.store.get, sid)
+
+
+def seconds_left_between(expires_ms: int, before_ms: int, after_ms: int) -> range:
+    """What starsessions may report as the seconds left of a session expiring at
+    ``expires_ms``, asked at some moment between ``before_ms`` and ``after_ms``: bounds
+    from the clock around the request, never from how fast the machine is.
+    """
+    return range((expires_ms - after_ms) // 1000 - 1, (expires_ms - before_ms) // 1000 + 1)

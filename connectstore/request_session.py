@@ -1,0 +1,285 @@
+"""express-session's algorithm: one request's session and the rules that end the request.
+
+:meth:`SessionEngine.open <connectstore.engine.SessionEngine.open>` makes a
+:class:`RequestSession`, which reads the cookie and loads or generates the session;
+:meth:`RequestSession.commit` then decides, with express-session's exact rules, whether to
+destroy, save or touch the session and whether to send a ``Set-Cookie`` header. This module
+is the one place those rules are written (the ``_is_*`` and ``_should_*`` methods, named
+after ``index.js`` of express-session 1.19):
+
+* a session is *modified* when its id or the hash of its data (cookie excluded) changed
+  since it was loaded; it is *saved* when it was stored with exactly this data;
+* ``unset="destroy"`` and the application removed the session: destroy it in the store;
+* save when the session is not saved yet, except that with ``save_uninitialized=False`` a
+  new session is saved only once modified; otherwise, for a loaded session, touch it;
+* send the cookie for a new session if ``save_uninitialized`` or it was modified; for a
+  loaded one if ``rolling``, or if it was modified and the cookie has an expiry.
+
+A stored session that cannot be decoded is replaced by a new one and logged
+(:func:`log_corrupt_session`, shared with the integrations that load sessions themselves).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from connectstore.cookie import Cookie, parse_cookie_header
+from connectstore.errors import SessionDecodeError, SessionNotFoundError, SessionTooLargeError
+from connectstore.serializer import JSONSerializer, SessionData
+from connectstore.session import Session, session_hash
+from connectstore.signing import sign_cookie, unsign_cookie
+from connectstore.timeouts import within
+
+if TYPE_CHECKING:
+    from connectstore.engine import RequestInfo, SessionEngine
+
+__all__ = ["RequestSession", "log_corrupt_session"]
+
+logger = logging.getLogger("connectstore")
+T = TypeVar("T")
+
+_JSON = JSONSerializer()
+
+
+def log_corrupt_session(sid: str, error: SessionDecodeError, *, show_sid: bool = True) -> None:
+    """Log (a WARNING on the ``connectstore`` logger) that the stored session ``sid`` is
+    corrupt and a new session starts in its place. ``show_sid=False`` masks the id, for an
+    integration whose cookie carries the bare id (a credential there).
+    """
+    if show_sid:
+        logger.warning("session %r in the store is corrupt; starting a new session: %s", sid, error)
+        return
+    reason = str(error).replace(repr(sid), "<id>").replace(sid, "<id>")
+    logger.warning("a session in the store is corrupt; starting a new session: %s", reason)
+
+
+class RequestSession:
+    """The session state of one request (express-session's closure variables), made by
+    :meth:`SessionEngine.open <connectstore.engine.SessionEngine.open>`.
+
+    An integration hands :attr:`session` to the application, calls :meth:`remove` when the
+    application drops it (express's ``req.session = null``) and :meth:`commit` at the end
+    of the request; :attr:`is_new` and :attr:`is_modified` answer a framework's flags. The
+    :class:`~connectstore.Session`'s methods call :meth:`save`, :meth:`reload`,
+    :meth:`regenerate` and :meth:`destroy`.
+    """
+
+    def __init__(self, engine: SessionEngine, info: RequestInfo) -> None:
+        self._engine = engine
+        self._info = info
+        self._session: Session | None = None
+        self._sid: str | None = None  # req.sessionID; changes on regenerate()
+        self._cookie_id: str | None = None  # the id the request's cookie carried, signature verified
+        self._original_id: str | None = None
+        self._original_hash: str | None = None
+        self._saved_hash: str | None = None
+        # False when sessions do not apply to this request (path outside the cookie path, or
+        # the store failed and on_store_error="continue").
+        self._active = False
+        self._touched = False
+        self._store_seconds = 0.0
+        self._removed = False
+
+    def __repr__(self) -> str:
+        return f"RequestSession(session={self._session!r})"
+
+    async def start(self) -> None:
+        """Load or generate the request's session (called once, by ``SessionEngine.open``)."""
+        engine = self._engine
+        if not self._info.path.startswith(engine.cookie_path(self._info)):
+            return
+        self._active = True
+        raw = parse_cookie_header(self._info.cookie_header).get(engine.name)
+        self._cookie_id = unsign_cookie(raw, engine.secrets) if raw is not None else None
+        self._sid = self._cookie_id
+        if self._cookie_id is None:
+            self._generate()
+            return
+        try:
+            stored = await self._call(engine.store.get(self._cookie_id))
+        except SessionDecodeError as exc:
+            log_corrupt_session(self._cookie_id, exc)
+            stored = None
+        except Exception:
+            if engine.on_store_error == "raise":
+                raise
+            logger.exception("the session store failed; serving the request without a session")
+            self._active = False
+            self._sid = None
+            return
+        if stored is None:
+            self._generate()
+        else:
+            self._inflate(self._cookie_id, stored)
+
+    @property
+    def session(self) -> Session | None:
+        """The request's session (``req.session``); None when sessions do not apply to the
+        request (path outside the cookie path, the store failed with
+        ``on_store_error="continue"``) or after it was removed or destroyed.
+        """
+        return self._session
+
+    @property
+    def is_new(self) -> bool:
+        """Whether the request's session was made in this request (not loaded from the store)."""
+        return self._cookie_id is None or self._cookie_id != self._original_id
+
+    @property
+    def is_modified(self) -> bool:
+        """Whether the session's id or data changed in this request (express's rule); a
+        removed or destroyed session counts as modified.
+        """
+        if self._session is None:
+            return self._original_id is not None
+        return self._is_modified(self._session)
+
+    def remove(self) -> None:
+        """The application removed the session (express's ``req.session = null``)."""
+        if self._session is not None:
+            self._session = None
+            self._removed = True
+
+    async def commit(self) -> list[str]:
+        """End the request: destroy, save or touch the session in the store as the rules say,
+        and return the ``Set-Cookie`` header values to send (zero or one).
+        """
+        engine = self._engine
+        if not self._active or self._sid is None:
+            return []
+        session = self._session
+        if session is None:
+            if engine.unset == "destroy" and self._removed:
+                await self._call(engine.store.destroy(self._sid))
+            return []
+        headers: list[str] = []
+        if self._should_set_cookie(session):
+            if session.cookie.secure and not engine.is_secure(self._info):
+                logger.warning(
+                    "not sending the Secure session cookie over plain HTTP (the session will not "
+                    "come back): serve HTTPS, use secure='auto', or trust_proxy=True behind a TLS proxy"
+                )
+            else:
+                self._touch_once(session)
+                value = sign_cookie(session.id, engine.secrets[0])
+                headers.append(session.cookie.serialize(engine.name, value))
+        self._touch_once(session)
+        if self._should_save(session):
+            await self.save(session)
+        elif engine.store_touches and self._should_touch(session):
+            await self._call(engine.store.touch(session.id, session.to_store()))
+        return headers
+
+    # --- what Session's methods do -------------------------------------------------------
+
+    async def save(self, session: Session) -> None:
+        """Store ``session`` now and remember its data as saved; a session larger than
+        ``max_session_bytes`` raises :class:`SessionTooLargeError` and nothing is written.
+        """
+        stored = session.to_store()
+        limit = self._engine.max_session_bytes
+        if limit is not None:
+            size = len(_JSON.dumps(stored).encode("utf-8"))
+            if size > limit:
+                raise SessionTooLargeError(size, limit)
+        self._saved_hash = session_hash(session.data)
+        await self._call(self._engine.store.set(session.id, stored))
+
+    async def reload(self, session: Session) -> None:
+        """Replace ``session``'s data and cookie with what the store holds."""
+        stored = await self._call(self._engine.store.get(session.id))
+        if stored is None:
+            raise SessionNotFoundError(f"failed to load session {session.id!r}")
+        cookie, data = _split(session.id, stored)
+        session.cookie = cookie
+        session.data.clear()
+        session.data.update(data)
+
+    async def regenerate(self, session: Session) -> None:
+        """Destroy ``session`` in the store and turn it into a new, empty one with a new id."""
+        await self._call(self._engine.store.destroy(session.id))
+        self._sid = session.id = self._engine.new_sid(self._info.request)
+        session.cookie = self._engine.new_cookie(self._info)
+        session.data.clear()
+        self._session = session
+
+    async def destroy(self, session: Session) -> None:
+        """Delete ``session`` from the store; the request has no session afterwards."""
+        if self._session is session:
+            self._session = None
+        await self._call(self._engine.store.destroy(session.id))
+
+    async def _call(self, operation: Awaitable[T]) -> T:
+        """A store call within what is left of this request's store time (``store_timeout``
+        bounds the request's store calls together, not each one).
+        """
+        limit = self._engine.store_timeout
+        if limit is None:
+            return await operation
+        left = limit - self._store_seconds
+        started = time.monotonic()
+        try:
+            return await within(max(left, 0.0), operation, type(self._engine.store).__name__)
+        finally:
+            self._store_seconds += time.monotonic() - started
+
+    # --- express-session's decision functions -------------------------------------------
+
+    def _generate(self) -> None:
+        sid = self._engine.new_sid(self._info.request)
+        self._sid = sid
+        self._session = Session(sid, self._engine.new_cookie(self._info), {}, self)
+        self._original_id = sid
+        self._original_hash = session_hash(self._session.data)
+
+    def _inflate(self, sid: str, stored: SessionData) -> None:
+        try:
+            cookie, data = _split(sid, stored)
+        except SessionDecodeError as exc:
+            log_corrupt_session(sid, exc)
+            self._generate()
+            return
+        self._session = Session(sid, cookie, data, self)
+        self._original_id = sid
+        self._original_hash = session_hash(data)
+        if not self._engine.resave:
+            self._saved_hash = self._original_hash
+
+    def _is_modified(self, session: Session) -> bool:
+        return self._original_id != session.id or self._original_hash != session_hash(session.data)
+
+    def _is_saved(self, session: Session) -> bool:
+        return self._original_id == session.id and self._saved_hash == session_hash(session.data)
+
+    def _should_save(self, session: Session) -> bool:
+        if not self._engine.save_uninitialized and self._saved_hash is None and self._cookie_id != session.id:
+            return self._is_modified(session)
+        return not self._is_saved(session)
+
+    def _should_touch(self, session: Session) -> bool:
+        return self._cookie_id == session.id and not self._should_save(session)
+
+    def _should_set_cookie(self, session: Session) -> bool:
+        if self._cookie_id != session.id:
+            return self._engine.save_uninitialized or self._is_modified(session)
+        return self._engine.rolling or (session.cookie.expires is not None and self._is_modified(session))
+
+    def _touch_once(self, session: Session) -> None:
+        if not self._touched:
+            session.touch()
+            self._touched = True
+
+
+def _split(sid: str, stored: SessionData) -> tuple[Cookie, dict[str, Any]]:
+    """A stored session's cookie and data; a record without a usable cookie is corrupt."""
+    cookie_json = stored.get("cookie")
+    if not isinstance(cookie_json, Mapping):
+        raise SessionDecodeError("the stored session has no cookie object", sid=sid)
+    try:
+        cookie = Cookie.from_json(cookie_json)
+    except ValueError as exc:
+        raise SessionDecodeError(f"the stored cookie is invalid: {exc}", sid=sid) from exc
+    return cookie, {k: v for k, v in stored.items() if k != "cookie"}
