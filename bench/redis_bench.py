@@ -4,10 +4,14 @@ Run by hand from the repository root (never against the shared Redis on 6379):
 
     .venv/bin/python bench/redis_bench.py                 # per-operation + 10k/100k/1M bulk
     .venv/bin/python bench/redis_bench.py --sizes 10000   # quicker
+    .venv/bin/python bench/redis_bench.py --sizes --per-round 0 --rounds 15   # 1 vs 32 callers only
 
 Part 1 times ``get``/``set``/``touch`` against raw redis-py ``GET``/``SET EX``/``EXPIRE``
 (and against raw redis-py plus ``json`` (de)coding, the least a hand-written store does),
 in interleaved rounds of the same run, and reports medians and ratios.
+
+Part 1b runs ``get``/``set`` from 1 and from 32 concurrent callers (``--callers``) against raw
+redis-py + json, with and without auto-pipelining, interleaved, and reports the ratios.
 
 Part 2 loads N sessions and times ``length()``, a full ``items()`` iteration and
 ``clear()`` against the raw-driver equivalents (``scan_iter`` + ``MGET``/``DEL`` batches of
@@ -166,6 +170,79 @@ async def per_operation(port: int, rounds: int, per_round: int) -> None:
     await raw.aclose()
 
 
+async def concurrent(port: int, rounds: int, calls: int, callers_list: list[int]) -> None:
+    """Part 1b: throughput of ``callers`` concurrent tasks, store vs raw redis-py + json, interleaved.
+
+    Each round runs every case once with ``calls`` calls in all, split over the callers;
+    the store runs with auto-pipelining (the default) and without it. Reports throughput
+    and this process's CPU time per call (steadier than wall time on a shared machine).
+    """
+    raw = Redis(host="127.0.0.1", port=port)
+    url = f"redis://127.0.0.1:{port}/0"
+    piped = RedisStore.from_url(url, prefix=PREFIX)
+    plain = RedisStore.from_url(url, prefix=PREFIX, auto_pipeline=False)
+    session = express_session()
+    key = PREFIX + "sid"
+    await piped.set("sid", session)
+
+    async def raw_get() -> None:
+        json.loads(await raw.get(key))  # type: ignore[arg-type]
+
+    async def raw_set() -> None:
+        await raw.set(key, json.dumps(session, separators=(",", ":"), ensure_ascii=False), ex=86400)
+
+    cases: dict[str, Callable[[], Awaitable[object]]] = {
+        "raw GET + json": raw_get,
+        "store.get": lambda: piped.get("sid"),
+        "store.get (auto_pipeline=False)": lambda: plain.get("sid"),
+        "raw json + SET EX": raw_set,
+        "store.set": lambda: piped.set("sid", session),
+        "store.set (auto_pipeline=False)": lambda: plain.set("sid", session),
+    }
+
+    async def run(call: Callable[[], Awaitable[object]], callers: int) -> tuple[float, float]:
+        """(calls per second, this process's CPU microseconds per call)."""
+
+        async def caller() -> None:
+            for _ in range(calls // callers):
+                await call()
+
+        started, started_cpu = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(caller() for _ in range(callers)))
+        done = (calls // callers) * callers
+        return done / (time.perf_counter() - started), (time.process_time() - started_cpu) / done * 1e6
+
+    for callers in callers_list:
+        binding = piped._loops._last
+        pipeline = binding.topology.pipeline if binding is not None else None
+        sent, written = (pipeline.commands, pipeline.writes) if pipeline is not None else (0, 0)
+        rate: dict[str, list[float]] = {name: [] for name in cases}
+        cpu: dict[str, list[float]] = {name: [] for name in cases}
+        for call in cases.values():
+            await run(call, callers)  # warm up: connections, script cache
+        for _ in range(rounds):
+            for name, call in cases.items():
+                per_second, per_call = await run(call, callers)
+                rate[name].append(per_second)
+                cpu[name].append(per_call)
+        print(f"\n## {callers} concurrent caller(s): median of {rounds} interleaved rounds\n")
+        print("| operation | calls/s | throughput vs raw + json | CPU us/call | CPU vs raw + json |")
+        print("|---|---:|---:|---:|---:|")
+        for name in cases:
+            base = "raw GET + json" if "get" in name.lower() else "raw json + SET EX"
+            r, c = statistics.median(rate[name]), statistics.median(cpu[name])
+            r0, c0 = statistics.median(rate[base]), statistics.median(cpu[base])
+            print(f"| {name} | {r:,.0f} | {r / r0:.2f}x | {c:.1f} | {c / c0:.2f}x |")
+        if pipeline is not None:
+            sent, written = pipeline.commands - sent, pipeline.writes - written
+            print(
+                f"\nauto-pipeline: {sent:,} commands in {written:,} writes ({sent / written:.1f} per write)"
+            )
+    await piped.close()
+    await plain.close()
+    await raw.aclose()
+
+
 async def load(raw: Redis, count: int) -> None:
     """Write ``count`` sessions directly (pipelines of 10,000), as connect-redis would store them."""
     data = JSONSerializer().dumps(express_session())
@@ -285,6 +362,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument("--per-round", type=int, default=2000)
     parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument(
+        "--callers", type=int, nargs="*", default=[1, 32], help="concurrency levels of part 1b"
+    )
+    parser.add_argument("--concurrent-calls", type=int, default=6400, help="calls per case and round")
     args = parser.parse_args()
     hiredis = "hiredis" if redis.utils.HIREDIS_AVAILABLE else "pure-Python parser"
     print(
@@ -293,7 +374,10 @@ def main() -> None:
     )
     with redis_server() as port:
         print(subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.strip())
-        asyncio.run(per_operation(port, args.rounds, args.per_round))
+        if args.per_round:
+            asyncio.run(per_operation(port, args.rounds, args.per_round))
+        if args.callers:
+            asyncio.run(concurrent(port, args.rounds, args.concurrent_calls, args.callers))
         if args.sizes:
             asyncio.run(bulk(port, args.sizes))
 

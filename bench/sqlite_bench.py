@@ -2,14 +2,17 @@
 
 Run by hand: ``.venv/bin/python bench/sqlite_bench.py [--ops N] [--listing N] [--expired N] [--dir DIR]``.
 
-1. ``get``/``set``: sequential calls, one file (WAL, ``synchronous=NORMAL`` for all three),
-   one table per contender with the store's schema (connect-sqlite3 layout + index on
-   ``expired``). The raw contenders run the same statements with ``json.dumps``/
-   ``json.loads``, and once more with the store's own JSON (``JSONSerializer``, which
-   checks every value a Node reader must get back unchanged) and expiry parsing: the
-   gap between that column and the store is the adapter's own cost. Also ``get`` with
-   100 concurrent callers. The contenders run in turn, 5 rounds each; the median round
-   is reported.
+1. ``get``/``set`` at 1 caller (sequential) and at 32 concurrent callers, one file
+   (WAL, ``synchronous=NORMAL`` for all), one table per contender with the store's schema
+   (connect-sqlite3 layout + index on ``expired``). The raw contenders run the plain
+   connect-sqlite3 statements with ``json.dumps``/``json.loads``: raw aiosqlite; aiosqlite
+   once more with the store's own JSON (``JSONSerializer``, which checks every value a
+   Node reader must get back unchanged) and expiry parsing (the gap between that column
+   and the store is the adapter's own cost); stdlib ``sqlite3`` on a thread of its own
+   (``run_in_executor`` on a one-thread pool: one hop per call, as a store must make to
+   keep the loop free); and stdlib ``sqlite3`` called on the event loop thread (blocking
+   it: a ceiling, not a contender). The contenders run in turn, 5 rounds each; the
+   median round is reported.
 2. Listings: ``length()``, ``ids()`` and ``items()`` over ``--listing`` live sessions (median of
    5 runs each): what a session's own ``cookie.expires`` check costs them (run the script
    with the previous version of the package on ``PYTHONPATH`` to compare).
@@ -36,6 +39,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +83,7 @@ async def rate(ops: int, call: Contender) -> float:
     return ops / (time.perf_counter() - started)
 
 
-async def concurrent_rate(ops: int, call: Contender, width: int = 100) -> float:
+async def concurrent_rate(ops: int, call: Contender, width: int = 32) -> float:
     """Operations per second of ``call(i)`` with ``width`` callers at a time."""
     started = time.perf_counter()
     for start in range(0, ops, width):
@@ -87,17 +91,40 @@ async def concurrent_rate(ops: int, call: Contender, width: int = 100) -> float:
     return ops / (time.perf_counter() - started)
 
 
+CPU: dict[str, float] = {}
+"""``"<row>/<contender>"`` -> median CPU microseconds per operation, all threads of the process."""
+
+
 async def interleaved(
     ops: int, contenders: dict[str, Contender], measure: Callable[[int, Contender], Awaitable[float]]
 ) -> dict[str, float]:
-    """Median rate of each contender over ROUNDS rounds run in turn (the machine is shared)."""
+    """Median rate of each contender over ROUNDS rounds run in turn (the machine is shared).
+
+    Also keeps each one's median CPU time per operation (all threads: a thread hop's cost
+    included) in :data:`CPU`, under ``"<contender>"`` until the caller files it by row: on
+    a loaded machine it varies less than the rate.
+    """
     for call in contenders.values():  # warm-up
         await measure(min(200, ops), call)
     rates: dict[str, list[float]] = {name: [] for name in contenders}
+    cpu: dict[str, list[float]] = {name: [] for name in contenders}
+    each = max(1, ops // ROUNDS)
     for _ in range(ROUNDS):
         for name, call in contenders.items():
-            rates[name].append(await measure(max(1, ops // ROUNDS), call))
+            started = time.process_time()
+            rates[name].append(await measure(each, call))
+            cpu[name].append((time.process_time() - started) / each * 1e6)
+    CPU.clear()
+    CPU.update({name: statistics.median(values) for name, values in cpu.items()})
     return {name: statistics.median(values) for name, values in rates.items()}
+
+
+async def row(
+    name: str, measured: Awaitable[dict[str, float]]
+) -> tuple[str, dict[str, float], dict[str, float]]:
+    """One table row: its name, the rates and the CPU per operation of each contender."""
+    rates = await measured
+    return name, rates, dict(CPU)
 
 
 def as_async(call: Callable[[int], Any]) -> Contender:
@@ -109,7 +136,10 @@ def as_async(call: Callable[[int], Any]) -> Contender:
     return run
 
 
-async def bench_get_set(path: Path, ops: int) -> list[tuple[str, float, float, float, float]]:
+COLUMNS = ("store", "aiosqlite", "aiosqlite+exact", "sqlite3 thread", "sqlite3 on loop")
+
+
+async def bench_get_set(path: Path, ops: int) -> list[tuple[str, dict[str, float], dict[str, float]]]:
     async with (
         SQLiteStore(path, table="store", sweep_interval=None) as store,
         aiosqlite.connect(path, isolation_level=None) as conn,
@@ -118,7 +148,10 @@ async def bench_get_set(path: Path, ops: int) -> list[tuple[str, float, float, f
         await conn.execute_fetchall("PRAGMA synchronous = NORMAL")
         await conn.execute_fetchall(CREATE.format("raw_aiosqlite"))
         await conn.execute_fetchall(INDEX.format("raw_aiosqlite"))
-        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as plain:
+        with (
+            contextlib.closing(sqlite3.connect(path, isolation_level=None, check_same_thread=False)) as plain,
+            ThreadPoolExecutor(max_workers=1) as pool,
+        ):
             plain.execute("PRAGMA synchronous = NORMAL")
             plain.execute(CREATE.format("raw_sqlite3"))
             plain.execute(INDEX.format("raw_sqlite3"))
@@ -147,35 +180,27 @@ async def bench_get_set(path: Path, ops: int) -> list[tuple[str, float, float, f
                 row = plain.execute(p_select, (f"s{i % SIDS}", now_ms())).fetchone()
                 return json.loads(row[0]) if row else None
 
-            sets = await interleaved(
-                ops,
-                {
-                    "store": lambda i: store.set(f"s{i % SIDS}", SESSION),
-                    "aiosqlite": raw_set,
-                    "aiosqlite+exact": raw_set_exact,
-                    "sqlite3": as_async(plain_set),
-                },
-                rate,
-            )
-            gets = await interleaved(
-                ops,
-                {
-                    "store": lambda i: store.get(f"s{i % SIDS}"),
-                    "aiosqlite": raw_get,
-                    "aiosqlite+exact": raw_get_exact,
-                    "sqlite3": as_async(plain_get),
-                },
-                rate,
-            )
-            concurrent = await interleaved(
-                ops, {"store": lambda i: store.get(f"s{i % SIDS}"), "aiosqlite": raw_get}, concurrent_rate
-            )
-    nan = float("nan")
-    return [
-        ("set", sets["store"], sets["aiosqlite"], sets["aiosqlite+exact"], sets["sqlite3"]),
-        ("get", gets["store"], gets["aiosqlite"], gets["aiosqlite+exact"], gets["sqlite3"]),
-        ("get, 100 concurrent callers", concurrent["store"], concurrent["aiosqlite"], nan, nan),
-    ]
+            loop = asyncio.get_running_loop()
+            setters: dict[str, Contender] = {
+                "store": lambda i: store.set(f"s{i % SIDS}", SESSION),
+                "aiosqlite": raw_set,
+                "aiosqlite+exact": raw_set_exact,
+                "sqlite3 thread": lambda i: loop.run_in_executor(pool, plain_set, i),
+                "sqlite3 on loop": as_async(plain_set),
+            }
+            getters: dict[str, Contender] = {
+                "store": lambda i: store.get(f"s{i % SIDS}"),
+                "aiosqlite": raw_get,
+                "aiosqlite+exact": raw_get_exact,
+                "sqlite3 thread": lambda i: loop.run_in_executor(pool, plain_get, i),
+                "sqlite3 on loop": as_async(plain_get),
+            }
+            return [
+                await row("set, 1 caller", interleaved(ops, setters, rate)),
+                await row("get, 1 caller", interleaved(ops, getters, rate)),
+                await row("set, 32 callers", interleaved(ops, setters, concurrent_rate)),
+                await row("get, 32 callers", interleaved(ops, getters, concurrent_rate)),
+            ]
 
 
 async def bench_listing(path: Path, sessions: int) -> dict[str, float]:
@@ -324,16 +349,29 @@ async def main() -> None:
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         folder = Path(tmp)
         rows = await bench_get_set(folder / "bench.db", args.ops)
-        print(f"get/set, {args.ops} sequential ops on {SIDS} sids (ops/s)\n")
+        print(f"get/set, {args.ops} ops per round on {SIDS} sids (ops/s, median of {ROUNDS} rounds)\n")
         print(
-            "| operation | SQLiteStore | raw aiosqlite | raw aiosqlite + store's JSON | plain sqlite3 "
-            "| store / aiosqlite | store / (aiosqlite + JSON) | store / sqlite3 |"
+            "| operation | SQLiteStore | raw aiosqlite | aiosqlite + store's JSON | sqlite3 in a thread "
+            "| sqlite3 on the loop | store / aiosqlite | store / (aiosqlite + JSON) | store / thread |"
         )
-        print("|---|---:|---:|---:|---:|---:|---:|---:|")
-        for op, store, raw, exact, plain in rows:
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for op, r, _ in rows:
             print(
-                f"| {op} | {store:,.0f} | {raw:,.0f} | {number(exact)} | {number(plain)} "
-                f"| {store / raw:.2f} | {ratio(store, exact)} | {ratio(store, plain)} |"
+                f"| {op} | " + " | ".join(number(r[c]) for c in COLUMNS) + " | "
+                f"{ratio(r['store'], r['aiosqlite'])} | {ratio(r['store'], r['aiosqlite+exact'])} "
+                f"| {ratio(r['store'], r['sqlite3 thread'])} |"
+            )
+        print("\nCPU per operation, all threads of the process (µs, median round)\n")
+        print(
+            "| operation | SQLiteStore | raw aiosqlite | aiosqlite + store's JSON | sqlite3 in a thread "
+            "| sqlite3 on the loop | store / aiosqlite |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for op, _, c in rows:
+            print(
+                f"| {op} | "
+                + " | ".join(f"{c[k]:.1f}" for k in COLUMNS)
+                + f" | {ratio(c['store'], c['aiosqlite'])} |"
             )
         if args.listing:
             listing = await bench_listing(folder / "listing.db", args.listing)

@@ -1,12 +1,15 @@
 """Several processes writing one SQLite file: SQLiteStore against raw aiosqlite, same statements.
 
-Run by hand: ``.venv/bin/python bench/sqlite_multiprocess_bench.py [--ops N] [--processes 1,2,4]``.
+Run by hand: ``.venv/bin/python bench/sqlite_multiprocess_bench.py [--ops N] [--processes 1,2,4]
+[--rounds R]``.
 
 Each process runs ``--ops`` calls (50% ``set``, 50% ``get``) on its own 200 sids of one
 shared file in WAL mode, all processes starting together. The raw contender runs the
 store's statements on aiosqlite (autocommit, same busy timeout and pragmas) with
-``json.dumps``/``json.loads``. Prints the total calls per second, the slowest call and
-how many calls failed (a lock error would count here), as a Markdown table.
+``json.dumps``/``json.loads``. The two take turns, ``--rounds`` rounds each (a fresh file
+per round), since the machine is shared. Prints the median total calls per second, the
+slowest call of any round and how many calls failed (a lock error would count here), as a
+Markdown table.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import argparse
 import asyncio
 import json
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -87,9 +91,9 @@ async def work(kind: str, db: str, worker: int, ops: int) -> dict[str, float]:
     return {"elapsed": elapsed, "slowest": slowest, "failures": failures}
 
 
-def run_round(kind: str, processes: int, ops: int, folder: Path) -> dict[str, float]:
-    db = folder / f"{kind}-{processes}.db"
-    go = folder / f"go-{kind}-{processes}"
+def run_round(kind: str, processes: int, ops: int, folder: Path, round_: int = 0) -> dict[str, float]:
+    db = folder / f"{kind}-{processes}-{round_}.db"
+    go = folder / f"go-{kind}-{processes}-{round_}"
 
     async def prepare() -> None:
         async with SQLiteStore(db, sweep_interval=None) as store:
@@ -130,9 +134,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", type=int, default=5000, help="calls per process")
     parser.add_argument("--processes", default="1,2,4", help="comma-separated process counts")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per contender, taken in turn")
     args = parser.parse_args()
     counts = [int(n) for n in args.processes.split(",")]
-    print(f"{args.ops} calls per process, 50% set / 50% get, one file (calls/s over all processes)\n")
+    print(
+        f"{args.ops} calls per process, 50% set / 50% get, one file "
+        f"(calls/s over all processes, median of {args.rounds} rounds)\n"
+    )
     print(
         "| processes | store calls/s | raw aiosqlite calls/s | store / raw "
         "| slowest call store / raw | failed calls |"
@@ -140,8 +148,18 @@ def main() -> None:
     print("|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         for n in counts:
-            store = run_round("store", n, args.ops, Path(tmp))
-            raw = run_round("raw", n, args.ops, Path(tmp))
+            rounds: dict[str, list[dict[str, float]]] = {"store": [], "raw": []}
+            for r in range(args.rounds):
+                for kind, results in rounds.items():
+                    results.append(run_round(kind, n, args.ops, Path(tmp), r))
+            store, raw = (
+                {
+                    "calls_per_s": statistics.median(x["calls_per_s"] for x in results),
+                    "slowest_ms": max(x["slowest_ms"] for x in results),
+                    "failures": sum(x["failures"] for x in results),
+                }
+                for results in (rounds["store"], rounds["raw"])
+            )
             print(
                 f"| {n} | {store['calls_per_s']:,.0f} | {raw['calls_per_s']:,.0f} "
                 f"| {store['calls_per_s'] / raw['calls_per_s']:.2f} "

@@ -1,30 +1,44 @@
-"""SurrealDBStore get/set against the raw SDK's select/upsert, in the same run.
+"""SurrealDBStore get/set against the raw SDK, in the same run, rounds interleaved.
 
-Run by hand: ``.venv/bin/python bench/surrealdb_bench.py [--ops N]``. Measures the embedded
-engine (``mem://``) and the same engine served over WebSocket RPC on loopback (the test
-helper in ``tests/adapters/surrealdb/server.py``), and prints a Markdown table of ops/s and
-the store/SDK ratio. The raw baseline writes the session as a plain record (what
-connect-surreal does); the store writes JSON text plus an ``expires`` datetime and
-filters reads on it.
+Run by hand: ``.venv/bin/python bench/surrealdb_bench.py [--ops N] [--rounds R]``. Measures
+the embedded engine (``mem://``) and the same engine served over WebSocket RPC on loopback
+(the test helper in ``tests/adapters/surrealdb/server.py``) and prints a Markdown table of
+the median time per call over the rounds, and the store's time over each baseline's:
+
+* "same query": the raw SDK's ``query()`` of the very statement the store sends (its
+  ``SET``/``GET`` of :mod:`connectstore_surrealdb.queries`), with ``json.dumps``/``json.loads``
+  of the two fields: what the store costs on top of the SDK;
+* "plain record": the SDK's ``upsert``/``select`` of the session as a plain record (what
+  connect-surreal does; no ``expires``, no live filter).
+
+Every contender runs ``--ops`` sequential calls per round; the contenders take turns
+within each round, in a rotating order, so that load on the machine hits them alike.
+
+Last, the store's own layers alone: the same calls over an embedded SDK connection whose
+``query()`` answers at once (one event-loop turn, no engine work), as main-thread CPU per
+call (best round): what the store adds to the SDK, with the engine's own time, and the
+noise it brings on a loaded machine, taken out.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from surrealdb import AsyncHttpSurrealConnection, AsyncSurreal, RecordID
+from surrealdb import AsyncEmbeddedSurrealConnection, AsyncHttpSurrealConnection, AsyncSurreal, RecordID
 
 from connectstore import now_ms
 from connectstore.cookie import format_expires
-from connectstore_surrealdb import RootAuth, SurrealDBStore
+from connectstore_surrealdb import RootAuth, SurrealDBStore, queries
 from tests.adapters.surrealdb.server import ROOT_PASSWORD, ROOT_USER, LoopbackSurreal
 
 SESSION: dict[str, Any] = {
@@ -37,64 +51,125 @@ SESSION: dict[str, Any] = {
     "views": 1,
     "user": {"id": 42, "name": "Ada", "roles": ["admin", "dev"]},
 }
+KEYS = 1000
+Call = Callable[[int], Awaitable[Any]]
 
 
-async def rate(ops: int, call: Callable[[int], Awaitable[Any]]) -> float:
-    """Sequential operations per second of ``call(i)``."""
-    for i in range(min(200, ops)):  # warm-up
-        await call(i)
-    started = time.perf_counter()
+async def timed(ops: int, call: Call, clock: Callable[[], float] = time.perf_counter) -> float:
+    """Seconds (of ``clock``) per call of ``ops`` sequential ``call(i)``."""
+    started = clock()
     for i in range(ops):
         await call(i)
-    return ops / (time.perf_counter() - started)
+    return (clock() - started) / ops
 
 
-async def measure(url: str, ops: int, auth: RootAuth | None) -> dict[str, float]:
-    raw = AsyncSurreal(url)
+class _Instant(AsyncEmbeddedSurrealConnection):
+    """An embedded SDK connection whose ``query()`` answers at once: the store's layers alone."""
+
+    row: ClassVar[dict[str, bytes]] = {
+        "cookie": json.dumps({"cookie": SESSION["cookie"]}).encode(),
+        "sess": json.dumps({key: value for key, value in SESSION.items() if key != "cookie"}).encode(),
+    }
+
+    async def query(self, query: str, vars: dict[str, Any] | None = None, **_: Any) -> Any:  # type: ignore[override]
+        await asyncio.sleep(0)
+        return self.row if query.startswith("SELECT") else None
+
+
+async def measure(
+    url: str, ops: int, rounds: int, auth: RootAuth | None, *, instant: bool = False
+) -> dict[str, float]:
+    """Median seconds per call of every contender on ``url`` (``instant``: best main-thread CPU)."""
+    raw = _Instant(url) if instant else AsyncSurreal(url)
     if not isinstance(raw, AsyncHttpSurrealConnection):
         await raw.connect()
     if auth is not None:
         await raw.signin({"username": auth.username, "password": auth.password})
     await raw.use("bench", "bench")
-    store = SurrealDBStore(url, namespace="bench", database="bench", auth=auth, table="store_sessions")
+    client = raw if instant else None
+    store = SurrealDBStore(
+        url, namespace="bench", database="bench", auth=auth, table="store_sessions", client=client
+    )
     await store.open()
-    keys = 1000
-    results = {
-        "raw upsert": await rate(
-            ops, lambda i: raw.upsert(RecordID("raw_sessions", f"s{i % keys}"), SESSION)
-        ),
-        "store set": await rate(ops, lambda i: store.set(f"s{i % keys}", SESSION)),
-        "raw select": await rate(ops, lambda i: raw.select(RecordID("raw_sessions", f"s{i % keys}"))),
-        "store get": await rate(ops, lambda i: store.get(f"s{i % keys}")),
+
+    async def query_set(i: int) -> None:
+        cookie = json.dumps({"cookie": SESSION["cookie"]})
+        data = json.dumps({key: value for key, value in SESSION.items() if key != "cookie"})
+        now = now_ms()
+        rid = RecordID("query_sessions", f"s{i % KEYS}")
+        variables: dict[str, Any] = {
+            "rid": rid,
+            "cookie": cookie,
+            "sess": data,
+            "expires": now + 3_600_000,
+            "now": now,
+        }
+        await raw.query(queries.SET, variables)
+
+    async def query_get(i: int) -> dict[str, Any]:
+        rid = RecordID("query_sessions", f"s{i % KEYS}")
+        row: Any = await raw.query(queries.GET, {"rid": rid, "now": now_ms()})
+        return {**json.loads(row["cookie"]), **json.loads(row["sess"])}
+
+    contenders: dict[str, Call] = {
+        "set: plain record": lambda i: raw.upsert(RecordID("raw_sessions", f"s{i % KEYS}"), SESSION),
+        "set: same query": query_set,
+        "set: store": lambda i: store.set(f"s{i % KEYS}", SESSION),
+        "get: plain record": lambda i: raw.select(RecordID("raw_sessions", f"s{i % KEYS}")),
+        "get: same query": query_get,
+        "get: store": lambda i: store.get(f"s{i % KEYS}"),
     }
+    for call in contenders.values():  # warm-up, and every key written
+        for i in range(KEYS):
+            await call(i)
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    names = list(contenders)
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            times[name].append(
+                await timed(ops, contenders[name], time.thread_time if instant else time.perf_counter)
+            )
     await store.close()
     await raw.close()
-    return results
+    pick = min if instant else statistics.median
+    return {name: pick(values) for name, values in times.items()}
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--ops", type=int, default=5000, help="operations per measurement")
+    parser.add_argument("--ops", type=int, default=2000, help="calls per contender per round")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
     args = parser.parse_args()
-    print("| path | op | raw SDK ops/s | store ops/s | store / raw |")
-    print("|---|---|---:|---:|---:|")
-    runs: list[tuple[str, dict[str, float]]] = [("mem://", await measure("mem://", args.ops, None))]
+    runs: list[tuple[str, dict[str, float]]] = [
+        ("mem://", await measure("mem://", args.ops, args.rounds, None))
+    ]
     server = LoopbackSurreal()
     await server.open()
     try:
-        runs.append(
-            ("ws:// (loopback)", await measure(server.url, args.ops, RootAuth(ROOT_USER, ROOT_PASSWORD)))
-        )
+        auth = RootAuth(ROOT_USER, ROOT_PASSWORD)
+        runs.append(("ws:// (loopback)", await measure(server.url, args.ops, args.rounds, auth)))
     finally:
         await server.close()
-    for path, r in runs:
-        for op, raw_op, store_op in (
-            ("set vs upsert", "raw upsert", "store set"),
-            ("get vs select", "raw select", "store get"),
-        ):
+    print("| path | op | plain record µs | same query µs | store µs | store / same query | store / plain |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    layers = await measure("mem://", args.ops, args.rounds, None, instant=True)
+    for path, t in runs:
+        for op in ("set", "get"):
+            plain, query, store = (t[f"{op}: {who}"] * 1e6 for who in ("plain record", "same query", "store"))
             print(
-                f"| {path} | {op} | {r[raw_op]:,.0f} | {r[store_op]:,.0f} | {r[store_op] / r[raw_op]:.2f} |"
+                f"| {path} | {op} | {plain:,.0f} | {query:,.0f} | {store:,.0f} "
+                f"| {store / query:.3f} | {store / plain:.3f} |"
             )
+    print()
+    print(
+        "Store layers alone: main-thread CPU per call (best round), over an SDK connection answering at once:"
+    )
+    print()
+    print("| op | same query µs | store µs | store adds µs |")
+    print("|---|---:|---:|---:|")
+    for op in ("set", "get"):
+        query, store = (layers[f"{op}: {who}"] * 1e6 for who in ("same query", "store"))
+        print(f"| {op} | {query:.1f} | {store:.1f} | {store - query:.1f} |")
 
 
 if __name__ == "__main__":

@@ -12,13 +12,12 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from email.utils import formatdate, parsedate_to_datetime
 from typing import Any
 
 from connectstore.errors import SerializationError
 from connectstore.signing import decode_uri_component, encode_uri_component
 
-__all__ = ["Cookie", "format_expires", "now_ms", "parse_cookie_header", "parse_expires"]
+__all__ = ["Cookie", "cookie_value", "format_expires", "now_ms", "parse_cookie_header", "parse_expires"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MIN_DATETIME_MS = -62_135_596_800_000  # 0001-01-01T00:00:00.000Z
@@ -43,6 +42,9 @@ def format_expires(when: int | datetime) -> str:
     Sub-millisecond precision is truncated, as JavaScript dates cannot hold it.
     """
     ms = when if isinstance(when, int) else _datetime_to_ms(when)
+    memo = _text_memo[0]
+    if memo[0] == ms:
+        return memo[1]
     days, ms_of_day = divmod(ms, 86_400_000)
     year, month, day = _civil_from_days(days)
     # JavaScript writes years outside 0..9999 with a sign and six digits.
@@ -50,7 +52,15 @@ def format_expires(when: int | datetime) -> str:
     seconds, millis = divmod(ms_of_day, 1000)
     minutes, second = divmod(seconds, 60)
     hour, minute = divmod(minutes, 60)
-    return f"{year_text}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}Z"
+    text = f"{year_text}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}Z"
+    _text_memo[0] = (ms, text)
+    return text
+
+
+# The last expiry this module wrote as text: a store reading back the JSON the engine just
+# wrote (to find its deadline) parses that same text. The pair is replaced whole, so a hit
+# is always right.
+_text_memo: list[tuple[int | None, str]] = [(None, "")]
 
 
 def parse_expires(value: object) -> int | None:
@@ -60,6 +70,13 @@ def parse_expires(value: object) -> int | None:
     an offset; no offset means UTC), an RFC 1123 date, ``null``/``false``, epoch
     milliseconds, or a datetime. Anything else raises :class:`SerializationError`.
     """
+    if type(value) is str and len(value) == 24:
+        memo = _text_memo[0]
+        if memo[1] == value and memo[0] is not None:
+            return memo[0]
+        canonical = _parse_canonical(value)  # what Node writes, and this module
+        if canonical is not None:
+            return canonical
     if value is None or value is False:
         return None
     if isinstance(value, bool):
@@ -178,8 +195,10 @@ class Cookie:
         ``value`` is URL-encoded like JavaScript's ``encodeURIComponent``; attributes come
         in the order of the ``cookie`` npm package; only ``Expires`` is sent, never ``Max-Age``.
         """
-        if not _TOKEN.fullmatch(name):
-            raise ValueError(f"invalid cookie name {name!r}")
+        if name not in _GOOD_NAMES:
+            if not _TOKEN.fullmatch(name):
+                raise ValueError(f"invalid cookie name {name!r}")
+            _remember(_GOOD_NAMES, name)
         parts = [f"{name}={encode_uri_component(value)}"]
         if self.domain:
             parts.append(f"Domain={_attribute(self.domain, 'domain')}")
@@ -187,7 +206,7 @@ class Cookie:
             parts.append(f"Path={_attribute(self.path, 'path')}")
         expires = self.expires_ms
         if expires is not None:
-            parts.append(f"Expires={formatdate(expires // 1000, usegmt=True)}")
+            parts.append(f"Expires={_http_date(expires // 1000)}")
         if self.http_only:
             parts.append("HttpOnly")
         if self.secure:
@@ -207,10 +226,39 @@ _PRIORITIES = {"low": "Low", "medium": "Medium", "high": "High"}
 _SAME_SITES = {"lax": "Lax", "strict": "Strict", "none": "None"}
 
 
+_GOOD_NAMES: set[str] = set()
+_GOOD_ATTRIBUTES: set[str] = set()
+_WEEKDAYS = ("Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed")  # 1970-01-01 was a Thursday
+_MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _remember(cache: set[str], value: str) -> None:
+    """Remember a checked name or attribute (a few per application; bounded all the same)."""
+    if len(cache) < 256:
+        cache.add(value)
+
+
 def _attribute(value: str, what: str) -> str:
+    if value in _GOOD_ATTRIBUTES:
+        return value
     if any(ch in value for ch in ";\r\n\x00") or not value.isprintable():
         raise ValueError(f"invalid cookie {what} {value!r}")
+    _remember(_GOOD_ATTRIBUTES, value)
     return value
+
+
+def _http_date(seconds: int) -> str:
+    """``email.utils.formatdate(seconds, usegmt=True)`` for years 1-9999, without a datetime."""
+    days, second_of_day = divmod(seconds, 86400)
+    year, month, day = _civil_from_days(days)
+    if not 1 <= year <= 9999:
+        from email.utils import formatdate  # imports socket: only for this rare case
+
+        return formatdate(seconds, usegmt=True)
+    minutes, second = divmod(second_of_day, 60)
+    hour, minute = divmod(minutes, 60)
+    weekday = _WEEKDAYS[days % 7]
+    return f"{weekday}, {day:02d} {_MONTHS[month]} {year:04d} {hour:02d}:{minute:02d}:{second:02d} GMT"
 
 
 def _choice(value: str, what: str, allowed: dict[str, str]) -> str:
@@ -221,14 +269,24 @@ def _choice(value: str, what: str, allowed: dict[str, str]) -> str:
 
 
 def _datetime_to_ms(when: datetime) -> int:
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    delta = when - _EPOCH
+    memo = _memo[0]
+    if memo[0] is when:
+        return memo[1]
+    aware = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when
+    delta = aware - _EPOCH
     return (delta.days * 86400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
 def _ms_to_datetime(ms: int) -> datetime:
-    return _EPOCH + timedelta(milliseconds=ms)
+    when = _EPOCH + timedelta(milliseconds=ms)
+    _memo[0] = (when, ms)
+    return when
+
+
+# The last datetime this module made and its milliseconds: one request converts the same
+# expiry several times (stored JSON, Set-Cookie, touch_after). Datetimes are immutable and
+# the pair is replaced whole, so a hit is always right.
+_memo: list[tuple[datetime | None, int]] = [(None, 0)]
 
 
 def _parse_canonical(text: str) -> int | None:
@@ -245,6 +303,8 @@ def _parse_canonical(text: str) -> int | None:
 def _parse_date_string(text: str) -> int | None:
     match = _ISO.fullmatch(text)
     if match is None:
+        from email.utils import parsedate_to_datetime  # imports socket: only for RFC 2822 dates
+
         try:
             return _datetime_to_ms(parsedate_to_datetime(text))
         except (TypeError, ValueError, IndexError):
@@ -318,3 +378,21 @@ def parse_cookie_header(headers: str | Iterable[str] | None) -> dict[str, str]:
             value = value[1:-1]
         cookies[name] = decode_uri_component(value)
     return cookies
+
+
+def cookie_value(headers: str | Iterable[str] | None, name: str) -> str | None:
+    """``parse_cookie_header(headers).get(name)``, without parsing the other cookies."""
+    if headers is None:
+        return None
+    text = headers if isinstance(headers, str) else "; ".join(headers)
+    if name not in text:
+        return None
+    for pair in text.split(";"):
+        key, sep, value = pair.partition("=")
+        if not sep or key.strip() != name:
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        return decode_uri_component(value)
+    return None

@@ -103,6 +103,16 @@ class SessionEngine:
       larger session is refused with :class:`SessionTooLargeError` before anything is
       written, by ``session.save()`` and at the end of the request alike (where the
       integration answers as for any store error: 500); the store keeps what it had.
+    * ``touch_after`` (seconds, ``None``: touch on every request, as express-session does;
+      connect-mongo's ``touchAfter``): a loaded session the request did not modify has its
+      expiry written to the store (``touch``) at most once per ``touch_after`` seconds. The
+      engine knows when it last touched from the stored cookie's ``expires``: it skips the
+      touch while the new expiry is less than ``touch_after`` seconds past the stored one
+      (no extra field is stored). The cookie still rolls as configured, so the stored
+      session may expire up to ``touch_after`` seconds before the browser's cookie says;
+      keep it well under the cookie's max age. A session whose cookie has no expiry is
+      touched every time (its store TTL is all that keeps it). Modified sessions, and
+      every session with ``resave=True``, are saved as before.
 
     ``secret`` must not be empty: ``""``, ``b""``, an empty list or a list holding an empty
     secret raise :class:`ValueError` (a cookie signed with an empty key can be forged by
@@ -128,6 +138,7 @@ class SessionEngine:
         store_timeout: float | None = 10.0,
         on_store_error: Literal["raise", "continue"] = "raise",
         max_session_bytes: int | None = None,
+        touch_after: float | None = None,
     ) -> None:
         if not isinstance(store, Store):
             raise TypeError(f"store must be a connectstore.Store, not {type(store).__name__}")
@@ -151,14 +162,21 @@ class SessionEngine:
         self.store_timeout = store_timeout
         self.on_store_error = on_store_error
         self.max_session_bytes = check_session_bytes(max_session_bytes)
+        self.touch_after = check_touch_after(touch_after)
         self.store_touches = supports(store, "touch")
-        if not callable(self.cookie):
-            _cookie_options(self.cookie)  # validate once, early
+        # Fixed cookie options are checked once, here, and not resolved again per request.
+        self._fixed_options = None if callable(self.cookie) else _cookie_options(self.cookie)
 
-    async def open(self, info: RequestInfo) -> RequestSession:
-        """Start a request: read and unsign the cookie, then load the session or make one."""
+    async def open(self, info: RequestInfo, *, lazy: bool = False) -> RequestSession:
+        """Start a request: read and unsign the cookie, then load the session or make one.
+
+        ``lazy=True`` does none of that yet: the session is loaded by the first
+        :meth:`RequestSession.load`, and a request that never calls it makes no store call,
+        sends no cookie and stores nothing (as if sessions did not apply to it).
+        """
         request = RequestSession(self, info)
-        await request.start()
+        if not lazy:
+            await request.start()
         return request
 
     def is_secure(self, info: RequestInfo) -> bool:
@@ -181,7 +199,7 @@ class SessionEngine:
 
     def new_cookie(self, info: RequestInfo) -> Cookie:
         """The cookie of a new session, from the options (resolved for this request)."""
-        options = _cookie_options(self.cookie(info.request) if callable(self.cookie) else self.cookie)
+        options = self._options(info)
         secure_request = self.is_secure(info)
         same_site = options.same_site
         if same_site == "auto":
@@ -204,8 +222,12 @@ class SessionEngine:
 
     def cookie_path(self, info: RequestInfo) -> str:
         """The cookie path this request is judged against (from the options)."""
-        options = _cookie_options(self.cookie(info.request) if callable(self.cookie) else self.cookie)
-        return options.path or "/"
+        return self._options(info).path or "/"
+
+    def _options(self, info: RequestInfo) -> CookieOptions:
+        if self._fixed_options is not None:
+            return self._fixed_options
+        return _cookie_options(self.cookie(info.request) if callable(self.cookie) else self.cookie)
 
 
 def check_secrets(secret: Secrets) -> list[str | bytes]:
@@ -239,6 +261,17 @@ def check_session_bytes(value: int | None) -> int | None:
         raise TypeError(f"max_session_bytes must be an int or None, not {type(value).__name__}")
     if value <= 0:
         raise ValueError(f"max_session_bytes must be positive, not {value}")
+    return value
+
+
+def check_touch_after(value: float | None) -> float | None:
+    """``touch_after`` checked: None or a non-negative finite number of seconds."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"touch_after must be a number of seconds or None, not {type(value).__name__}")
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"touch_after must be a finite number of seconds >= 0, not {value!r}")
     return value
 
 

@@ -21,16 +21,17 @@ A stored session that cannot be decoded is replaced by a new one and logged
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from connectstore.cookie import Cookie, parse_cookie_header
+from connectstore.cookie import Cookie, cookie_value
 from connectstore.errors import SessionDecodeError, SessionNotFoundError, SessionTooLargeError
 from connectstore.serializer import JSONSerializer, SessionData
 from connectstore.session import Session, session_hash
-from connectstore.signing import sign_cookie, unsign_cookie
+from connectstore.signing import sign_cookie, unsign_cookie_key
 from connectstore.timeouts import within
 
 if TYPE_CHECKING:
@@ -73,6 +74,8 @@ class RequestSession:
         self._session: Session | None = None
         self._sid: str | None = None  # req.sessionID; changes on regenerate()
         self._cookie_id: str | None = None  # the id the request's cookie carried, signature verified
+        self._cookie_echo: str | None = None  # that cookie's value, when the first secret signed it
+        self._stored_expires: int | None = None  # the stored cookie's expiry (for touch_after)
         self._original_id: str | None = None
         self._original_hash: str | None = None
         self._saved_hash: str | None = None
@@ -82,18 +85,55 @@ class RequestSession:
         self._touched = False
         self._store_seconds = 0.0
         self._removed = False
+        self._started = False
+        self._loading: asyncio.Lock | None = None  # made by a lazy request's first load()
 
     def __repr__(self) -> str:
         return f"RequestSession(session={self._session!r})"
 
+    @property
+    def loaded(self) -> bool:
+        """Whether :meth:`start` ran: always after ``SessionEngine.open``, only after the
+        first :meth:`load` with ``open(info, lazy=True)``.
+        """
+        return self._started
+
+    async def load(self) -> Session | None:
+        """The request's session, loading it first if this is the first call (lazy mode);
+        later calls return :attr:`session` without a store call. Concurrent first calls
+        share one load.
+        """
+        if self._started and self._loading is None:
+            return self._session
+        if self._loading is None:
+            self._loading = asyncio.Lock()
+        async with self._loading:
+            if not self._started:
+                await self.start()
+        return self._session
+
     async def start(self) -> None:
-        """Load or generate the request's session (called once, by ``SessionEngine.open``)."""
+        """Load or generate the request's session (once: by ``SessionEngine.open``, or by the
+        first :meth:`load` of a lazy request).
+        """
+        if self._started:
+            return
         engine = self._engine
+        try:
+            await self._start(engine)
+        finally:
+            self._started = True
+
+    async def _start(self, engine: SessionEngine) -> None:
         if not self._info.path.startswith(engine.cookie_path(self._info)):
             return
         self._active = True
-        raw = parse_cookie_header(self._info.cookie_header).get(engine.name)
-        self._cookie_id = unsign_cookie(raw, engine.secrets) if raw is not None else None
+        raw = cookie_value(self._info.cookie_header, engine.name)
+        found = unsign_cookie_key(raw, engine.secrets) if raw is not None else None
+        if found is not None:
+            self._cookie_id = found[0]
+            if found[1] == 0:
+                self._cookie_echo = raw
         self._sid = self._cookie_id
         if self._cookie_id is None:
             self._generate()
@@ -135,7 +175,7 @@ class RequestSession:
         """
         if self._session is None:
             return self._original_id is not None
-        return self._is_modified(self._session)
+        return self._is_modified(self._session, session_hash(self._session.data))
 
     def remove(self) -> None:
         """The application removed the session (express's ``req.session = null``)."""
@@ -149,14 +189,15 @@ class RequestSession:
         """
         engine = self._engine
         if not self._active or self._sid is None:
-            return []
+            return []  # includes a lazy request that never loaded its session
         session = self._session
         if session is None:
             if engine.unset == "destroy" and self._removed:
                 await self._call(engine.store.destroy(self._sid))
             return []
         headers: list[str] = []
-        if self._should_set_cookie(session):
+        current = session_hash(session.data)  # the data cannot change until the store call
+        if self._should_set_cookie(session, current):
             if session.cookie.secure and not engine.is_secure(self._info):
                 logger.warning(
                     "not sending the Secure session cookie over plain HTTP (the session will not "
@@ -164,20 +205,23 @@ class RequestSession:
                 )
             else:
                 self._touch_once(session)
-                value = sign_cookie(session.id, engine.secrets[0])
+                value = self._cookie_echo if session.id == self._cookie_id else None
+                if value is None:
+                    value = sign_cookie(session.id, engine.secrets[0])
                 headers.append(session.cookie.serialize(engine.name, value))
         self._touch_once(session)
-        if self._should_save(session):
-            await self.save(session)
-        elif engine.store_touches and self._should_touch(session):
+        if self._should_save(session, current):
+            await self.save(session, current)
+        elif engine.store_touches and self._should_touch(session, current) and self._touch_due(session):
             await self._call(engine.store.touch(session.id, session.to_store()))
         return headers
 
     # --- what Session's methods do -------------------------------------------------------
 
-    async def save(self, session: Session) -> None:
+    async def save(self, session: Session, current: str | None = None) -> None:
         """Store ``session`` now and remember its data as saved; a session larger than
         ``max_session_bytes`` raises :class:`SessionTooLargeError` and nothing is written.
+        ``current`` is the data's :func:`session_hash` when the caller has it already.
         """
         stored = session.to_store()
         limit = self._engine.max_session_bytes
@@ -185,7 +229,8 @@ class RequestSession:
             size = len(_JSON.dumps(stored).encode("utf-8"))
             if size > limit:
                 raise SessionTooLargeError(size, limit)
-        self._saved_hash = session_hash(session.data)
+        self._saved_hash = session_hash(session.data) if current is None else current
+        self._stored_expires = session.cookie.expires_ms
         await self._call(self._engine.store.set(session.id, stored))
 
     async def reload(self, session: Session) -> None:
@@ -195,6 +240,7 @@ class RequestSession:
             raise SessionNotFoundError(f"failed to load session {session.id!r}")
         cookie, data = _split(session.id, stored)
         session.cookie = cookie
+        self._stored_expires = cookie.expires_ms
         session.data.clear()
         session.data.update(data)
 
@@ -243,29 +289,47 @@ class RequestSession:
             self._generate()
             return
         self._session = Session(sid, cookie, data, self)
+        self._stored_expires = cookie.expires_ms
         self._original_id = sid
         self._original_hash = session_hash(data)
         if not self._engine.resave:
             self._saved_hash = self._original_hash
 
-    def _is_modified(self, session: Session) -> bool:
-        return self._original_id != session.id or self._original_hash != session_hash(session.data)
+    # Each takes ``current``, the data's session_hash, computed once per decision.
 
-    def _is_saved(self, session: Session) -> bool:
-        return self._original_id == session.id and self._saved_hash == session_hash(session.data)
+    def _is_modified(self, session: Session, current: str) -> bool:
+        return self._original_id != session.id or self._original_hash != current
 
-    def _should_save(self, session: Session) -> bool:
+    def _is_saved(self, session: Session, current: str) -> bool:
+        return self._original_id == session.id and self._saved_hash == current
+
+    def _should_save(self, session: Session, current: str) -> bool:
         if not self._engine.save_uninitialized and self._saved_hash is None and self._cookie_id != session.id:
-            return self._is_modified(session)
-        return not self._is_saved(session)
+            return self._is_modified(session, current)
+        return not self._is_saved(session, current)
 
-    def _should_touch(self, session: Session) -> bool:
-        return self._cookie_id == session.id and not self._should_save(session)
+    def _should_touch(self, session: Session, current: str) -> bool:
+        return self._cookie_id == session.id and not self._should_save(session, current)
 
-    def _should_set_cookie(self, session: Session) -> bool:
+    def _should_set_cookie(self, session: Session, current: str) -> bool:
         if self._cookie_id != session.id:
-            return self._engine.save_uninitialized or self._is_modified(session)
-        return self._engine.rolling or (session.cookie.expires is not None and self._is_modified(session))
+            return self._engine.save_uninitialized or self._is_modified(session, current)
+        if self._engine.rolling:
+            return True
+        return session.cookie.expires is not None and self._is_modified(session, current)
+
+    def _touch_due(self, session: Session) -> bool:
+        """``touch_after`` (beyond express-session): touch only once the new expiry has moved
+        at least that far past the stored one. Without an expiry on either side the engine
+        cannot tell when it last touched, so it touches.
+        """
+        after = self._engine.touch_after
+        if after is None:
+            return True
+        new, stored = session.cookie.expires_ms, self._stored_expires
+        if new is None or stored is None:
+            return True
+        return new - stored >= after * 1000
 
     def _touch_once(self, session: Session) -> None:
         if not self._touched:

@@ -61,10 +61,7 @@ class JSONSerializer:
         except _Refused as refused:
             raise SerializationError(refused.message, path=_path(refused.keys)) from None
         plain = _plain(session) if flags & _NEEDS_COPY or type(session) is not dict else session
-        if flags & _NEEDS_JS_FLOAT:
-            text = _encode_js(plain)
-        else:
-            text = json.dumps(plain, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        text = _encode_js(plain) if flags & _NEEDS_JS_FLOAT else _ENCODER.encode(plain)
         if _SURROGATE.search(text):
             text = _escape_surrogates(text)
         return text
@@ -241,4 +238,6 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# Built once: json.dumps with options builds a new encoder on every call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 _DECODER = json.JSONDecoder(parse_int=_parse_int, parse_constant=_reject_constant)

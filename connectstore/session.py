@@ -24,13 +24,14 @@ __all__ = ["Session", "session_hash"]
 
 def session_hash(data: MutableMapping[str, Any] | dict[str, Any]) -> str:
     """express-session's change detector: SHA-1 of the JSON of the data without ``cookie``."""
-    text = json.dumps(
-        {k: v for k, v in data.items() if k != "cookie"},
-        ensure_ascii=False,
-        separators=(",", ":"),
-        default=repr,
-    )
+    if type(data) is not dict or "cookie" in data:
+        data = {k: v for k, v in data.items() if k != "cookie"}
+    text = _HASH_ENCODER.encode(data)
     return hashlib.sha1(text.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()
+
+
+# One encoder for every hash (json.dumps with options builds a new one per call).
+_HASH_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=repr)
 
 
 class Session(MutableMapping[str, Any]):

@@ -10,7 +10,7 @@ verifies, which is how secrets are rotated.
 from __future__ import annotations
 
 import base64
-import hashlib
+import binascii
 import hmac
 import os
 from collections.abc import Sequence
@@ -26,6 +26,7 @@ __all__ = [
     "sign_cookie",
     "unsign",
     "unsign_cookie",
+    "unsign_cookie_key",
 ]
 
 Secret = str | bytes
@@ -48,15 +49,8 @@ def sign(value: str, secret: Secret) -> str:
 
 def unsign(signed: str, secrets: Secrets) -> str | None:
     """The value inside ``signed`` if any secret's signature matches, else None."""
-    dot = signed.rfind(".")
-    if dot < 0:
-        return None
-    value = signed[:dot]
-    given = signed.encode("utf-8", "surrogatepass")
-    for secret in _as_list(secrets):
-        if hmac.compare_digest(sign(value, secret).encode("utf-8", "surrogatepass"), given):
-            return value
-    return None
+    found = _unsign(signed, _as_list(secrets))
+    return None if found is None else found[0]
 
 
 def sign_cookie(sid: str, secrets: Secrets) -> str:
@@ -66,14 +60,46 @@ def sign_cookie(sid: str, secrets: Secrets) -> str:
 
 def unsign_cookie(value: str, secrets: Secrets) -> str | None:
     """The session id in a decoded cookie value, or None if it is unsigned or tampered with."""
+    found = unsign_cookie_key(value, secrets)
+    return None if found is None else found[0]
+
+
+def unsign_cookie_key(value: str, secrets: Secrets) -> tuple[str, int] | None:
+    """Like :func:`unsign_cookie`, with the index of the secret that verified it: a cookie
+    verified by the first secret (index 0) is exactly what :func:`sign_cookie` would send
+    back for that id, so the engine can echo it instead of signing again.
+    """
     if not value.startswith(_COOKIE_PREFIX):
         return None
-    return unsign(value[len(_COOKIE_PREFIX) :], secrets)
+    return _unsign(value[len(_COOKIE_PREFIX) :], _as_list(secrets))
+
+
+def _unsign(signed: str, secrets: Sequence[Secret]) -> tuple[str, int] | None:
+    dot = signed.rfind(".")
+    if dot < 0:
+        return None
+    value = signed[:dot]
+    given = signed.encode("utf-8", "surrogatepass")
+    for index, secret in enumerate(secrets):
+        if hmac.compare_digest(sign(value, secret).encode("utf-8", "surrogatepass"), given):
+            return value, index
+    return None
 
 
 def encode_uri_component(value: str) -> str:
     """JavaScript's ``encodeURIComponent``: what express-session does to the cookie value."""
+    if value.isascii():
+        return value.translate(_ASCII_ESCAPES)  # the same as quote() for ASCII, faster
     return quote(value, safe="!'()*-._~")
+
+
+_URI_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!'()*-._~")
+_ASCII_ESCAPES = {code: f"%{code:02X}" for code in range(128) if chr(code) not in _URI_SAFE}
+_ASCII_UNESCAPES = {
+    spelling: chr(code)
+    for code in range(128)
+    for spelling in {f"{code:02X}", f"{code:02x}", f"{code:02X}"[0] + f"{code:02x}"[1]}
+}
 
 
 def decode_uri_component(value: str) -> str:
@@ -84,6 +110,17 @@ def decode_uri_component(value: str) -> str:
     """
     if "%" not in value:
         return value
+    if value.isascii():
+        parts = value.split("%")
+        out = [parts[0]]
+        for part in parts[1:]:
+            char = _ASCII_UNESCAPES.get(part[:2])
+            if char is None:
+                break  # not an escaped ASCII character: the general path below
+            out.append(char)
+            out.append(part[2:])
+        else:
+            return "".join(out)
     try:
         return unquote(value, errors="strict")
     except UnicodeDecodeError:
@@ -92,8 +129,8 @@ def decode_uri_component(value: str) -> str:
 
 def _mac(value: str, secret: Secret) -> str:
     key = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
-    digest = hmac.new(key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
-    return base64.b64encode(digest).decode("ascii").rstrip("=")
+    digest = hmac.digest(key, value.encode("utf-8", "surrogatepass"), "sha256")  # OpenSSL one-shot
+    return binascii.b2a_base64(digest, newline=False).decode("ascii").rstrip("=")
 
 
 def _as_list(secrets: Secrets) -> Sequence[Secret]:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
-from typing import TypeVar
+import sys
+import time
+import types
+from collections.abc import Awaitable, Coroutine, Generator
+from typing import Any, TypeVar
 
 from connectstore.errors import StoreUnavailableError
 
@@ -17,11 +20,60 @@ async def within(seconds: float | None, operation: Awaitable[T], what: str) -> T
     """Await ``operation``, cancelling it after ``seconds`` (None: no bound).
 
     Past the bound it raises :class:`StoreUnavailableError` ("``what`` did not answer
-    within N s"), so a hung backend never hangs its caller.
+    within N s"), so a hung backend never hangs its caller. With no time left at all the
+    call is not started.
+
+    Cheap on Python 3.11+: a coroutine's first step runs at once, and a call that answers
+    in it (an in-process store) costs no timer at all; one that has to wait gets one timer
+    on the caller's own task (``asyncio.timeout``) for the time left: no task is created
+    and no extra loop turn is spent, where ``asyncio.wait_for`` made a task per call.
     """
     if seconds is None:
         return await operation
+    if seconds <= 0 and isinstance(operation, Coroutine):
+        operation.close()  # it will never run: no "never awaited" warning
+        raise StoreUnavailableError(f"{what} did not answer within {seconds:.3g} s")
     try:
+        if _HAS_TIMEOUT and seconds > 0:
+            if type(operation) is types.CoroutineType:
+                started = time.monotonic()
+                try:
+                    first = operation.send(None)
+                except StopIteration as done:
+                    return done.value  # type: ignore[no-any-return]
+                left = seconds - (time.monotonic() - started)
+                async with asyncio.timeout(max(left, 0.0)):  # type: ignore[attr-defined,unused-ignore]
+                    return await _resume(operation, first)  # type: ignore[no-any-return]
+            async with asyncio.timeout(seconds):  # type: ignore[attr-defined,unused-ignore]
+                return await operation
         return await asyncio.wait_for(operation, seconds)
     except asyncio.TimeoutError:
         raise StoreUnavailableError(f"{what} did not answer within {seconds:.3g} s") from None
+
+
+@types.coroutine
+def _resume(coro: Coroutine[Any, Any, Any], first: Any) -> Generator[Any, Any, Any]:
+    """Go on awaiting ``coro``, whose first step already ran and yielded ``first``: what
+    ``await coro`` would have done from there (values sent and exceptions thrown in by the
+    task, such as the timeout's cancellation, are passed on to ``coro``).
+    """
+    value = first
+    while True:
+        try:
+            sent = yield value
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:  # every exception goes on to coro, as await does
+            try:
+                value = coro.throw(exc)
+            except StopIteration as done:
+                return done.value
+        else:
+            try:
+                value = coro.send(sent)
+            except StopIteration as done:
+                return done.value
+
+
+_HAS_TIMEOUT = sys.version_info >= (3, 11)

@@ -8,16 +8,17 @@ their schemes there; ``memory://`` is built in.
 from __future__ import annotations
 
 import math
-import traceback
 from collections.abc import Callable
-from importlib.metadata import entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from connectstore.errors import StoreError, StoreURLError
 from connectstore.memory import MemoryStore
 from connectstore.redaction import Credentials, is_credential_name, url_credentials
 from connectstore.store import Store
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoints
 
 __all__ = ["ENTRY_POINT_GROUP", "StoreURLFactory", "installed_schemes", "open_store"]
 
@@ -53,7 +54,7 @@ _BUILT_IN: dict[str, StoreURLFactory] = {"memory": open_memory_store}
 def installed_schemes() -> dict[str, str]:
     """Every scheme ``open_store`` knows, mapped to where its factory lives."""
     found = {name: f"{factory.__module__}:{factory.__qualname__}" for name, factory in _BUILT_IN.items()}
-    for point in entry_points(group=ENTRY_POINT_GROUP):
+    for point in _entry_points():
         found.setdefault(point.name, point.value)
     return dict(sorted(found.items()))
 
@@ -77,7 +78,7 @@ def open_store(url: str, **options: Any) -> Store:
     scheme = scheme.lower()
     factory = _BUILT_IN.get(scheme)
     if factory is None:
-        matches = [point for point in entry_points(group=ENTRY_POINT_GROUP) if point.name == scheme]
+        matches = [point for point in _entry_points() if point.name == scheme]
         if not matches:
             known = ", ".join(f"{name}://" for name in installed_schemes())
             raise StoreURLError(f"no store is installed for {scheme}://; installed schemes: {known}")
@@ -116,5 +117,14 @@ def _without_credentials(error: StoreError, credentials: Credentials) -> StoreEr
 
 def _shows(exc: BaseException, credentials: Credentials) -> bool:
     """Whether the traceback of ``exc`` (its causes and contexts included) shows a credential."""
+    import traceback
+
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     return credentials.scrub(text) != text
+
+
+def _entry_points() -> EntryPoints:
+    """The installed store factories (``importlib.metadata`` is imported when first needed)."""
+    from importlib.metadata import entry_points
+
+    return entry_points(group=ENTRY_POINT_GROUP)

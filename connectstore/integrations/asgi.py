@@ -10,6 +10,17 @@ application cannot handle it), the middleware answers the request itself: 503 wi
 ``{"error": "StoreUnavailableError"}`` when the store is unavailable, else 500 with the
 error's class (``{"error": "SessionTooLargeError"}`` for a session over the engine's
 ``max_session_bytes``), and logs it.
+
+Lazy loading (``SessionMiddleware(app, engine, lazy=True)``): the session is loaded from
+the store only when the application asks for it with ``await load_session(request)``
+(Starlette's or FastAPI's ``Request``, or the ASGI scope), which returns it and also puts
+it in ``scope["session"]`` so that ``request.session`` works from then on. Attribute or
+item access cannot await, so it cannot load: until ``load_session`` ran,
+``scope["session"]`` holds an :class:`UnloadedSession` placeholder whose every use raises
+:class:`RuntimeError` saying to call ``load_session``. A request that never loads its
+session makes no store call and sends no ``Set-Cookie`` (not even a new session's with
+``save_uninitialized=True``, nor a ``rolling`` one). ``load_session`` also works without
+``lazy`` (it returns the session already loaded), so handlers can be written once for both.
 """
 
 from __future__ import annotations
@@ -17,12 +28,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, cast
 
 from connectstore.engine import RequestInfo, SessionEngine
 from connectstore.errors import StoreUnavailableError
+from connectstore.request_session import RequestSession
+from connectstore.session import Session
 
-__all__ = ["SessionMiddleware"]
+__all__ = ["SessionMiddleware", "UnloadedSession", "load_session"]
 
 logger = logging.getLogger("connectstore")
 
@@ -41,28 +54,41 @@ class SessionMiddleware:
     Starlette: ``Middleware(SessionMiddleware, engine=SessionEngine(store, secret=...))``;
     FastAPI: ``app.add_middleware(SessionMiddleware, engine=SessionEngine(...))``; any ASGI
     app: ``SessionMiddleware(app, SessionEngine(...))``. Only ``http`` requests get a session.
+
+    ``lazy`` (``False``): load the session only when the application calls
+    ``await load_session(request)``; a request that never does makes no store call (see
+    the module documentation).
     """
 
-    def __init__(self, app: ASGIApp, engine: SessionEngine) -> None:
+    def __init__(self, app: ASGIApp, engine: SessionEngine, *, lazy: bool = False) -> None:
         if not isinstance(engine, SessionEngine):
             raise TypeError(f"engine must be a SessionEngine, not {type(engine).__name__}")
         self.app = app
         self.engine = engine
+        self.lazy = lazy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope.get("headers", [])]
+        cookies_sent: list[str] = []
+        forwarded_proto: str | None = None
+        for key, value in scope.get("headers", ()):
+            key = key.lower()
+            if key == b"cookie":
+                cookies_sent.append(value.decode("latin-1"))
+            elif key == b"x-forwarded-proto" and forwarded_proto is None:
+                forwarded_proto = value.decode("latin-1")
         info = RequestInfo(
-            cookie_header=[v for k, v in headers if k == "cookie"],
+            cookie_header=cookies_sent,
             path=scope.get("path") or "/",
             secure=scope.get("scheme") in ("https", "wss"),
-            forwarded_proto=next((v for k, v in headers if k == "x-forwarded-proto"), None),
+            forwarded_proto=forwarded_proto,
             request=scope,
         )
-        sessions = await self.engine.open(info)
-        scope["session"] = sessions.session
+        sessions = await self.engine.open(info, lazy=self.lazy)
+        scope["session"] = sessions.session if sessions.loaded else UnloadedSession()
+        scope[_REQUEST_KEY] = sessions
         commit_error: Exception | None = None
 
         async def send_with_session(message: Message) -> None:
@@ -70,9 +96,12 @@ class SessionMiddleware:
             if commit_error is not None:
                 return  # the client already has the error response; drop the app's own
             if message["type"] == "http.response.start":
-                if scope.get("session") is None:
-                    sessions.remove()
+                current = scope.get("session")
                 try:
+                    if current is None:
+                        if self.engine.unset == "destroy":
+                            await sessions.load()  # lazy: the app dropped a session it never loaded
+                        sessions.remove()
                     cookies = await sessions.commit()
                 except Exception as exc:
                     commit_error = exc
@@ -94,6 +123,63 @@ class SessionMiddleware:
             # finished; the client has its answer. Log the store error itself, not whatever
             # the framework wrapped it in.
             logger.error("the session store failed while ending the request", exc_info=commit_error)
+
+
+_REQUEST_KEY = "connectstore.request_session"
+
+
+class UnloadedSession:
+    """What ``scope["session"]`` holds in lazy mode until ``await load_session(request)``:
+    any use of it raises :class:`RuntimeError` explaining that (sync access cannot load).
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(_LAZY_HINT)
+
+    def __getitem__(self, key: str) -> Any:
+        raise RuntimeError(_LAZY_HINT)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        raise RuntimeError(_LAZY_HINT)
+
+    def __contains__(self, key: object) -> bool:
+        raise RuntimeError(_LAZY_HINT)
+
+    def __iter__(self) -> Any:
+        raise RuntimeError(_LAZY_HINT)
+
+    def __len__(self) -> int:
+        raise RuntimeError(_LAZY_HINT)
+
+    def __repr__(self) -> str:
+        return "UnloadedSession()"
+
+
+_LAZY_HINT = (
+    "the session is not loaded yet (SessionMiddleware(lazy=True)): "
+    "call `session = await load_session(request)` first"
+)
+
+
+async def load_session(request: Any) -> Session | None:
+    """The request's session, loaded from the store on the first call (lazy mode).
+
+    ``request`` is a Starlette/FastAPI ``Request`` (anything with a ``scope``) or the ASGI
+    scope itself. Returns ``None`` when sessions do not apply to the request, as
+    ``scope["session"]`` would; also sets ``scope["session"]``. Without ``lazy`` it returns
+    the session already loaded.
+    """
+    scope: Scope = request.scope if hasattr(request, "scope") else request
+    sessions: RequestSession | None = scope.get(_REQUEST_KEY)
+    if sessions is None:
+        raise RuntimeError("load_session() needs connectstore's SessionMiddleware around the app")
+    current = scope.get("session")
+    if not isinstance(current, UnloadedSession):
+        return cast("Session | None", current)
+    session = await sessions.load()
+    if isinstance(scope.get("session"), UnloadedSession):
+        scope["session"] = session
+    return session
 
 
 async def _send_store_error(send: Send, exc: Exception) -> None:

@@ -66,11 +66,14 @@ async def test_tampered_and_truncated_cookies_start_a_new_session(site: Site) ->
 
 async def test_oversized_cookie_headers_are_refused_or_ignored_never_a_crash(site: Site) -> None:
     huge = "x" * 200_000
-    for cookies in (
-        [f"connect.sid={huge}"],
-        [f"connect.sid=s%3A{huge}.sig"],
-        ["; ".join(f"c{i}=v" for i in range(5_000))],
-        [f"other={huge}", site.victim.cookie or ""],
+    victim_data = {"owner": "victim", "sid": site.victim_sid, "n": 0}
+    for cookies, allowed in (
+        ([f"connect.sid={huge}"], ({}, None)),
+        ([f"connect.sid=s%3A{huge}.sig"], ({}, None)),
+        (["; ".join(f"c{i}=v" for i in range(5_000))], ({}, None)),
+        # the victim's own valid cookie beside a huge one: h11 refuses the header, httptools
+        # passes it on, and then the victim's session is read, intact, as for any request
+        ([f"other={huge}", site.victim.cookie or ""], (victim_data,)),
     ):
         try:
             reply = await site.send("GET", "/read", cookies)
@@ -78,7 +81,7 @@ async def test_oversized_cookie_headers_are_refused_or_ignored_never_a_crash(sit
             continue  # the HTTP server refused the header by closing the connection
         assert reply.status_code in (200, 400, 413, 431), reply.status_code
         if reply.status_code == 200:
-            assert reply.json()["data"] in ({}, None)
+            assert reply.json()["data"] in allowed
     # a validly signed but very long sid (a leaked secret, or a genid gone wrong) reaches the store
     long_sid = "L" * 8_000
     reply = await site.send("GET", "/read", [cookie_for(long_sid)])

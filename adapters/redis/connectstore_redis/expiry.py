@@ -31,13 +31,21 @@ from connectstore import SerializationError, Serializer, SessionData, SessionDec
 from connectstore.cookie import format_expires
 from connectstore.expiry import session_expires
 
-__all__ = ["LATENCY_MS", "ROUNDING_MS", "CookieChecked", "live_session"]
+__all__ = ["LATENCY_MS", "ROUNDING_MS", "UNREAD", "CookieChecked", "live_session"]
 
 ROUNDING_MS = 1000
 """``EX`` takes whole seconds, rounded up: a key outlives its cookie by less than this."""
 
 LATENCY_MS = 250
 """Allowance for the time between computing a TTL and Redis applying or reporting it."""
+
+
+class _Unread:
+    """The type of :data:`UNREAD`."""
+
+
+UNREAD = _Unread()
+"""``live_session(expires=...)``'s default: the cookie's expiry is read from the session."""
 
 
 class CookieChecked:
@@ -49,10 +57,12 @@ class CookieChecked:
     (:func:`~connectstore.decode_listed`).
     """
 
-    __slots__ = ("serializer",)
+    __slots__ = ("expires", "serializer")
 
     def __init__(self, serializer: Serializer) -> None:
         self.serializer = serializer
+        self.expires: int | None = None
+        """The cookie expiry of the session :meth:`loads` returned last (read once, kept)."""
 
     def dumps(self, session: Mapping[str, Any]) -> str:
         """The wrapped serializer's ``dumps``."""
@@ -62,14 +72,19 @@ class CookieChecked:
         """The wrapped serializer's ``loads``, then its cookie's expiry read once."""
         session = self.serializer.loads(data)
         try:
-            session_expires(session)
+            self.expires = session_expires(session)
         except SerializationError as exc:
             raise SessionDecodeError(f"stored cookie is invalid: {exc}") from exc
         return session
 
 
 def live_session(
-    session: SessionData, pttl: int, now: int, *, trust_key_ttl: bool = False
+    session: SessionData,
+    pttl: int,
+    now: int,
+    *,
+    trust_key_ttl: bool = False,
+    expires: int | _Unread | None = UNREAD,
 ) -> SessionData | None:
     """``session`` as the store reports it, or None when it has expired.
 
@@ -77,9 +92,11 @@ def live_session(
     has no TTL) and ``now`` the time just after the reply, in epoch milliseconds. A
     session whose ``cookie.expires`` is at or before ``now`` is expired, unless
     ``trust_key_ttl`` and the key was extended past it (see the module docstring).
-    ``session`` comes from :class:`CookieChecked`: its ``cookie.expires`` is readable.
+    ``session`` comes from :class:`CookieChecked`: its ``cookie.expires`` is readable
+    (``expires``: that cookie's expiry, when the caller has read it already).
     """
-    expires = session_expires(session)
+    if isinstance(expires, _Unread):
+        expires = session_expires(session)
     if pttl < 0:  # no TTL (disable_ttl, or another writer): only the cookie can expire it
         return None if expires is not None and expires <= now else session
     if expires is None:  # a browser-session cookie: alive while its key lives

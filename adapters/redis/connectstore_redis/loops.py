@@ -50,15 +50,19 @@ class Binding:
         self.closer = closer
 
 
-async def _close_when_loop_ends(client: Client) -> AsyncGenerator[None, None]:
-    """Suspended for the loop's lifetime; its ``finally`` closes ``client`` on that loop.
+async def _close_when_loop_ends(topology: Topology) -> AsyncGenerator[None, None]:
+    """Suspended for the loop's lifetime; its ``finally`` closes ``topology`` and its client
+    on that loop.
 
     The loop closes it at shutdown (``loop.shutdown_asyncgens()``), or the store does.
     """
     try:
         yield
     finally:
-        await client.aclose()
+        try:
+            await topology.close()
+        finally:
+            await topology.client.aclose()
 
 
 class LoopClients:
@@ -132,9 +136,10 @@ class LoopClients:
         else:
             client = self._spare if self._spare is not None else self._make()
             self._spare = None
-            closer = _close_when_loop_ends(client)
+            topology = self._topology(client)
+            closer = _close_when_loop_ends(topology)
             await closer.__anext__()  # registered with the loop: closed at its shutdown
-            binding = Binding(loop, self._topology(client), closer)
+            binding = Binding(loop, topology, closer)
         self._bindings[loop] = binding
         return binding
 
@@ -149,7 +154,10 @@ class LoopClients:
         may be used again afterwards (it opens new connections).
         """
         self._last = None
-        if not self.owned:
+        if not self.owned:  # the client stays open; its pool gets the pipeline's connection back
+            binding = self._bindings.get(asyncio.get_running_loop())
+            if binding is not None:
+                await binding.topology.close()
             return
         try:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()

@@ -97,7 +97,7 @@ class RedisStore(ListingFromItems):
         SCAN's COUNT and the most keys any one command of a listing or ``clear`` carries
         (default :data:`DEFAULT_BATCH_SIZE`, 100).
     ``scan_count``
-        the same as ``batch_size`` (connect-redis's ``scanCount``); give one of the two.
+        ``batch_size``'s alias (connect-redis's ``scanCount``); give one of the two.
     ``serializer``
         a :class:`~connectstore.Serializer`; keep the default to share sessions with Node.
     ``timeout``
@@ -113,6 +113,11 @@ class RedisStore(ListingFromItems):
     ``retry_interval``
         seconds between the probes (one call at a time) that check whether Redis is back
         while the breaker is open.
+    ``auto_pipeline``
+        on a standalone server, send the commands of ``get``/``set``/``destroy``/``touch``
+        that concurrent callers issue in one event-loop turn in one write, on one connection
+        borrowed from the client's pool (:mod:`connectstore_redis.pipeline`); timeouts,
+        errors and the breaker apply per call. On by default; a Cluster ignores it.
     """
 
     capabilities: ClassVar[frozenset[str]] = frozenset({"touch", "all", "clear", "length", "ids", "items"})
@@ -134,6 +139,7 @@ class RedisStore(ListingFromItems):
         allow_empty_prefix_clear: bool = False,
         failure_threshold: int = DEFAULT_FAILURE_THRESHOLD,
         retry_interval: float = DEFAULT_RETRY_INTERVAL,
+        auto_pipeline: bool = True,
     ) -> None:
         if not isinstance(client, (Redis, RedisCluster)):
             raise TypeError(
@@ -157,6 +163,7 @@ class RedisStore(ListingFromItems):
             ("disable_touch", disable_touch),
             ("trust_key_ttl", trust_key_ttl),
             ("allow_empty_prefix_clear", allow_empty_prefix_clear),
+            ("auto_pipeline", auto_pipeline),
         ):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be True or False, not {flag!r}")
@@ -181,6 +188,7 @@ class RedisStore(ListingFromItems):
         self.batch_size = batch_size
         self.serializer: Serializer = serializer or JSONSerializer()
         self.allow_empty_prefix_clear = allow_empty_prefix_clear
+        self.auto_pipeline = auto_pipeline
         Bounded(timeout, max_concurrency)  # checks both now, not on first use
         self._timeout = float(timeout)
         self._max_concurrency = max_concurrency
@@ -213,7 +221,7 @@ class RedisStore(ListingFromItems):
         bounded = Bounded(
             self._timeout, self._max_concurrency, prepare, breaker=self.breaker, secrets=secrets
         )
-        return topology_for(client, bounded)
+        return topology_for(client, bounded, auto_pipeline=self.auto_pipeline)
 
     @property
     def client(self) -> Client:
@@ -270,20 +278,20 @@ class RedisStore(ListingFromItems):
         ttl = self._ttl_for(session)
         key = self._keys.key(sid)
         loop = await self._loops.current()
-        client = loop.client
+        execute = loop.topology.execute
         if ttl <= 0:
-            await loop.bounded(lambda: client.delete(key))
+            await loop.bounded(lambda: execute("DEL", key))
         elif self.disable_ttl:
-            await loop.bounded(lambda: client.set(key, data))
+            await loop.bounded(lambda: execute("SET", key, data))
         else:
-            await loop.bounded(lambda: client.set(key, data, ex=ttl))
+            await loop.bounded(lambda: execute("SET", key, data, "EX", ttl))
 
     async def destroy(self, sid: str) -> None:
         """``DEL prefix+sid``; a missing key (or a corrupt record) is fine."""
         key = self._keys.key(check_sid(sid))
         loop = await self._loops.current()
-        client = loop.client
-        await loop.bounded(lambda: client.delete(key))
+        execute = loop.topology.execute
+        await loop.bounded(lambda: execute("DEL", key))
 
     async def touch(self, sid: str, session: SessionData) -> None:
         """Give a live session the cookie (and so the lifetime) of ``session``; nothing else.
@@ -370,8 +378,8 @@ class RedisStore(ListingFromItems):
 
     def _live(self, sid: str, value: bytes | str, pttl: int, now: int) -> SessionData | None:
         """The stored ``value`` of ``sid`` as :meth:`get` reports it, or None when expired."""
-        session = decode_session(CookieChecked(self.serializer), sid, value)
-        return live_session(session, pttl, now, trust_key_ttl=self.trust_key_ttl)
+        session = decode_session(checked := CookieChecked(self.serializer), sid, value)
+        return live_session(session, pttl, now, trust_key_ttl=self.trust_key_ttl, expires=checked.expires)
 
     def _encode(self, session: SessionData) -> bytes:
         text = self.serializer.dumps(session)

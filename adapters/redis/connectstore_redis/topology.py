@@ -11,13 +11,15 @@ forces them to:
   multi-key commands and scripts cannot span hash slots.
 
 Every round trip goes through :class:`~connectstore_redis.failures.Bounded`; a batch is at
-most ``batch_size`` keys, never one giant ``MGET``/``DEL``.
+most ``batch_size`` keys, never one giant ``MGET``/``DEL``. On a standalone server with
+``auto_pipeline``, :attr:`Topology.execute` (the single-key commands and scripts) goes
+through an :class:`~connectstore_redis.pipeline.AutoPipeline`.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis, RedisCluster
@@ -25,6 +27,7 @@ from redis.exceptions import NoScriptError
 
 from connectstore import StoreError
 from connectstore_redis.failures import Bounded
+from connectstore_redis.pipeline import AutoPipeline
 from connectstore_redis.queries import (
     FETCH_SCRIPT,
     FETCH_SHA,
@@ -45,9 +48,18 @@ Client = Redis | RedisCluster
 class Topology(abc.ABC):
     """The key operations a store needs, for one kind of deployment."""
 
+    pipeline: AutoPipeline | None = None
+
     def __init__(self, client: Client, bounded: Bounded) -> None:
         self.client = client
         self.bounded = bounded
+        self.execute: Callable[..., Awaitable[Any]] = client.execute_command
+        """Sends one command and returns its reply: auto-pipelined, or redis-py's own path."""
+
+    async def close(self) -> None:
+        """Give back what this topology holds beyond the client (the pipeline's connection)."""
+        if self.pipeline is not None:
+            await self.pipeline.close()
 
     async def fetch_one(self, key: bytes) -> Fetched:
         """Value and PTTL of one key, atomically (one round trip)."""
@@ -65,14 +77,14 @@ class Topology(abc.ABC):
         self, sha: str, script: str, keys: Sequence[bytes | str], args: Sequence[bytes | str] = ()
     ) -> Any:
         """``EVALSHA``, falling back to ``EVAL`` (which caches the script) when Redis lacks it."""
-        client = self.client
+        execute = self.execute
         try:
-            return await self.bounded(lambda: client.execute_command("EVALSHA", sha, len(keys), *keys, *args))
+            return await self.bounded(lambda: execute("EVALSHA", sha, len(keys), *keys, *args))
         except StoreError as exc:
             if not isinstance(exc.__cause__, NoScriptError):
                 raise
         # first use on this server, or after SCRIPT FLUSH or a restart
-        return await self.bounded(lambda: client.execute_command("EVAL", script, len(keys), *keys, *args))
+        return await self.bounded(lambda: execute("EVAL", script, len(keys), *keys, *args))
 
     @abc.abstractmethod
     def scan(self, pattern: bytes, count: int) -> AsyncIterator[list[bytes | str]]:
@@ -88,9 +100,17 @@ class Topology(abc.ABC):
 
 
 class Standalone(Topology):
-    """One Redis server (or a proxy that behaves like one)."""
+    """One Redis server (or a proxy that behaves like one); ``auto_pipeline`` sends the
+    single-key commands of concurrent callers through an :class:`AutoPipeline`.
+    """
 
     client: Redis
+
+    def __init__(self, client: Redis, bounded: Bounded, *, auto_pipeline: bool = False) -> None:
+        super().__init__(client, bounded)
+        if auto_pipeline:
+            self.pipeline = AutoPipeline(client, bounded.timeout)
+            self.execute = self.pipeline.execute
 
     async def scan(self, pattern: bytes, count: int) -> AsyncIterator[list[bytes | str]]:
         """SCAN the whole keyspace from cursor 0 until Redis returns cursor 0 again."""
@@ -173,12 +193,12 @@ class Cluster(Topology):
         await self.bounded(pipe.execute)
 
 
-def topology_for(client: Client, bounded: Bounded) -> Topology:
-    """The topology matching ``client``'s kind."""
+def topology_for(client: Client, bounded: Bounded, *, auto_pipeline: bool = False) -> Topology:
+    """The topology matching ``client``'s kind (``auto_pipeline``: standalone servers only)."""
     if isinstance(client, RedisCluster):
         return Cluster(client, bounded)
     if isinstance(client, Redis):
-        return Standalone(client, bounded)
+        return Standalone(client, bounded, auto_pipeline=auto_pipeline)
     raise TypeError(
         f"client must be a redis.asyncio.Redis or redis.asyncio.RedisCluster, not {type(client).__name__}"
     )

@@ -101,7 +101,7 @@ def store_from_url(
 
         def factory() -> Client:
             return make_client(
-                parsed, timeout=timeout, max_connections=max_concurrency, client_options=client_options
+                parsed, timeout=timeout, max_connections=max_concurrency + 1, client_options=client_options
             )
 
         store = cls(factory(), **merged)
@@ -201,8 +201,8 @@ def make_client(
 
     Connecting and each socket read are bounded by ``timeout``; a command is retried once,
     at once, so a connection that died with a restarted server is replaced transparently.
-    The client keeps at most ``max_connections`` connections (per node on a Cluster); the
-    store never has more calls in flight than that, so the pool never runs dry.
+    The client keeps at most ``max_connections`` connections (per node on a Cluster): the
+    store's ``max_concurrency`` plus the one its auto-pipeline borrows, so it never runs dry.
     ``client_options`` go to redis-py (URL query arguments win over them, as in redis-py).
     """
     options: dict[str, Any] = {
@@ -310,6 +310,7 @@ STORE_URL_OPTIONS: dict[str, Converter] = {
     "allow_empty_prefix_clear": flag,
     "failure_threshold": positive_whole_number,
     "retry_interval": positive_number,
+    "auto_pipeline": flag,
 }
 """The store's options a URL may carry (the constructor's names), with their converters."""
 

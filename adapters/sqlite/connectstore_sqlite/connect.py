@@ -13,7 +13,7 @@ from typing import Any
 from connectstore import StoreError
 from connectstore_sqlite.queries import Statements
 
-__all__ = ["MEMORY", "SQLFunction", "connect"]
+__all__ = ["MEMORY", "SQLFunction", "connect", "connect_reader"]
 
 logger = logging.getLogger("connectstore_sqlite")
 
@@ -50,6 +50,35 @@ def connect(
         conn.execute(statements.create_index)
         for name, (arguments, function) in functions.items():
             conn.create_function(name, arguments, function, deterministic=True)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def connect_reader(path: str, functions: Mapping[str, SQLFunction]) -> sqlite3.Connection | None:
+    """The connection the event loop reads through, or None (``":memory:"``, a file not in WAL mode).
+
+    Opened after :func:`connect` (the table exists, the WAL index is built). It has no
+    busy timeout (a read that meets a lock fails at once with SQLITE_BUSY, and the store
+    sends it to the worker; if opening it fails, there is no reader), may be used from
+    any thread (one at a time: the thread of the store's event loop) and refuses to
+    write (``query_only``).
+    """
+    if path == MEMORY:
+        return None
+    conn = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+    try:
+        [(mode,)] = conn.execute("PRAGMA journal_mode").fetchall()
+        if str(mode).lower() != "wal":
+            conn.close()
+            return None
+        conn.execute("PRAGMA query_only = 1")
+        for name, (arguments, function) in functions.items():
+            conn.create_function(name, arguments, function, deterministic=True)
+    except sqlite3.Error:  # no reader, then: every read goes to the worker
+        conn.close()
+        return None
     except BaseException:
         conn.close()
         raise

@@ -5,21 +5,24 @@ connection on its worker thread) and the :class:`~connectstore_sqlite.loop_state
 of the event loop calling it. It opens the database on the first call, gives it up when
 that loop ends (so its thread never outlives the loop) or on :meth:`Connection.close`, and
 opens it again on the next call, from whichever loop. It runs the store's statements:
-reads straight away, writes queued so that a write never lands after its caller gave up,
-and turns sqlite3 errors into connectstore errors (:mod:`connectstore_sqlite.failures`).
+a quick read on the loop's thread through the reader connection when it can (else on
+the worker), other reads straight away on the worker, writes queued on the worker so
+that a write never lands after its caller gave up (writes queued together share one
+transaction), and turns sqlite3 errors into connectstore errors
+(:mod:`connectstore_sqlite.failures`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, TypeVar
 
 from connectstore import StoreError, StoreUnavailableError, Sweep
-from connectstore_sqlite.database import Database, DatabaseClosedError
+from connectstore_sqlite.database import MISSED, Database, DatabaseClosedError
 from connectstore_sqlite.failures import translate
 from connectstore_sqlite.loop_state import LoopState
 
@@ -36,7 +39,9 @@ class Connection:
     """One store's sqlite3 connection, opened when a call needs it and released when its loop ends.
 
     ``connect`` opens the sqlite3 connection (it runs on the worker thread; it must not
-    refer to the store, or a forgotten store could never be collected); ``path`` names the
+    refer to the store, or a forgotten store could never be collected), ``connect_reader``
+    the reader connection that quick reads use on the loop's thread (None: no reader;
+    see :func:`~connectstore_sqlite.connect.connect_reader`); ``path`` names the
     file in errors of opening it, ``name`` (``path:table``) in errors of statements and in
     the worker thread's name; ``shown`` is how messages name the store (its repr).
     ``sweep`` is the store's background sweep: started on the loop of each call (it does
@@ -46,6 +51,7 @@ class Connection:
     def __init__(
         self,
         connect: Callable[[], sqlite3.Connection],
+        connect_reader: Callable[[], sqlite3.Connection | None] | None = None,
         *,
         path: str,
         name: str,
@@ -53,6 +59,7 @@ class Connection:
         sweep: Sweep,
     ) -> None:
         self._connect = connect
+        self._connect_reader = connect_reader
         self._path = path
         self._name = name
         self._shown = shown
@@ -60,23 +67,34 @@ class Connection:
         self._db: Database | None = None
         self._loop_state: LoopState | None = None
 
-    async def fetch(self, sql: str, parameters: Parameters, *, read: bool = False) -> list[Any]:
+    async def fetch(
+        self, sql: str, parameters: Parameters, *, read: bool = False, quick: bool = False
+    ) -> list[Any]:
         """Run one statement and return its rows (``read``: a read, which takes no write turn).
 
+        ``quick``: a read of a few rows by key (``get``), which runs on the loop's thread
+        through the reader connection when it can: it never waits for a lock there, and
+        goes to the worker when it would. Never for a read that scans the table.
         sqlite3 errors become connectstore errors; :meth:`run` leaves them as they are.
         """
+        if quick:
+            db = self._ready()
+            if db is not None:
+                try:
+                    rows = db.read_now(partial(_fetchall, sql, parameters))
+                except sqlite3.Error as exc:
+                    raise translate(exc, self._name) from exc
+                if rows is not MISSED:
+                    return rows  # type: ignore[return-value]
+            read = True
         try:
-            return await self.run(sql, parameters, read=read)
+            return await self._call(partial(_fetchall, sql, parameters), write=not read)
         except sqlite3.Error as exc:
             raise translate(exc, self._name) from exc
 
     async def run(self, sql: str, parameters: Parameters, *, read: bool = False) -> list[Any]:
         """:meth:`fetch`, with ``sqlite3.Error`` raised as it is (for a caller that tells them apart)."""
-
-        def execute(conn: sqlite3.Connection) -> list[Any]:
-            return conn.execute(sql, parameters).fetchall()
-
-        return await self._call(execute, write=not read)
+        return await self._call(partial(_fetchall, sql, parameters), write=not read)
 
     async def delete(self, sql: str, parameters: Parameters) -> int:
         """Run one DELETE (a write); return how many rows it deleted."""
@@ -123,22 +141,42 @@ class Connection:
     async def _statement(self, run: Callable[[sqlite3.Connection], T]) -> T:
         """Run one write on the connection, so that it never lands after its caller gave up.
 
-        Writes queue on an asyncio lock, where a caller that times out (or is cancelled)
-        leaves before its statement was sent. Once sent, a statement is in SQLite's hands
-        and cannot be stopped; a caller cancelled then waits for it to end (at most the
-        store's ``timeout``) before the cancellation goes on. So when a call fails, its
-        write has either happened already or never will: it can never overwrite a write
-        that was acknowledged after the failure (another process's, say).
+        Writes queue on the worker, in order, without waiting for each other: the worker
+        runs those queued together in one transaction. A caller that times out (or is
+        cancelled) before the worker claimed its write withdraws it: it never runs. Once
+        claimed, a statement is in SQLite's hands and cannot be stopped; a caller cancelled
+        then waits for it to end (at most the store's ``timeout``) before the cancellation
+        goes on. So when a call fails, its write has either happened already or never
+        will: it can never overwrite a write that was acknowledged after the failure
+        (another process's, say).
         """
-        state, db = await self._database()
-        async with state.write_lock:
-            sent = db.call(run)
-            try:
-                return await asyncio.shield(sent)
-            except asyncio.CancelledError:
-                with contextlib.suppress(BaseException):
-                    await sent
-                raise
+        db = self._ready()
+        if db is None:
+            _, db = await self._database()
+        sent, job = db.write(run)
+        try:
+            return await sent
+        except asyncio.CancelledError:
+            await job.wait_claimed()
+            raise
+
+    def _ready(self) -> Database | None:
+        """The open connection when nothing is left to do before using it on the running loop, else None.
+
+        (:meth:`_database` without awaiting anything: the common case, made cheap.)
+        """
+        db = self._db
+        state = self._loop_state
+        if (
+            db is None
+            or db.inherited_by_fork
+            or state is None
+            or state.task is None
+            or state.loop is not asyncio.get_running_loop()
+        ):
+            return None
+        self._sweep.ensure_started()
+        return db
 
     async def _state(self) -> LoopState:
         """The locks and task of the running event loop, made afresh when the loop changed."""
@@ -194,7 +232,7 @@ class Connection:
         """Connect on a new worker thread; sqlite3 errors become connectstore errors."""
         db = Database(self._name)
         try:
-            await db.open(self._connect)
+            await db.open(self._connect, self._connect_reader)
         except BaseException as exc:
             await db.close()
             if isinstance(exc, sqlite3.Error):
@@ -223,3 +261,8 @@ class Connection:
                     db.close_nowait()
                 elif db is not None:
                     await db.close()
+
+
+def _fetchall(sql: str, parameters: Parameters, conn: sqlite3.Connection) -> list[Any]:
+    """Every row of one statement (read to the end: no read transaction stays open)."""
+    return conn.execute(sql, parameters).fetchall()

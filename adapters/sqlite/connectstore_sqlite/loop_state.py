@@ -1,4 +1,4 @@
-"""What a store keeps per event loop: its locks and its background task.
+"""What a store keeps per event loop: its opening lock and its background task.
 
 asyncio locks and tasks belong to the event loop they were made on, while the SQLite
 connection (:class:`~connectstore_sqlite.database.Database`) serves any loop. So the
@@ -20,14 +20,12 @@ __all__ = ["LoopState"]
 class LoopState:
     """The store's asyncio objects on ``loop``.
 
-    ``open_lock`` serialises opening the connection, ``write_lock`` queues writes (see
-    ``Connection._statement``), ``task`` is the connection's task on the loop (noticing
-    that the loop is ending; the background sweep is a task of its own).
+    ``open_lock`` serialises opening the connection, ``task`` is the connection's task on
+    the loop (noticing that the loop is ending; the background sweep is a task of its own).
     """
 
     loop: asyncio.AbstractEventLoop
     open_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     task: asyncio.Task[None] | None = None
 
     def is_running_elsewhere(self) -> bool:

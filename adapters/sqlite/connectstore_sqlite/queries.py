@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Final
 
 from connectstore import Serializer
@@ -111,41 +112,41 @@ def check_table_name(table: str) -> str:
 
 @dataclass(frozen=True)
 class Statements:
-    """The SQL text of every operation on one sessions table."""
+    """The SQL text of every operation on one sessions table (each made once, on first use)."""
 
     table: str
 
-    @property
+    @cached_property
     def quoted(self) -> str:
         """The table name as an SQL identifier."""
         return f'"{self.table}"'
 
-    @property
+    @cached_property
     def create_table(self) -> str:
         """connect-sqlite3's own CREATE statement (no declared types), if the table is missing."""
         return f"CREATE TABLE IF NOT EXISTS {self.quoted} (sid PRIMARY KEY, expired, sess)"
 
-    @property
+    @cached_property
     def create_index(self) -> str:
         """An index on ``expired``: the sweep and ``length`` read only the rows they need."""
         return f'CREATE INDEX IF NOT EXISTS "{self.table}_expired" ON {self.quoted} (expired)'
 
-    @property
+    @cached_property
     def table_info(self) -> str:
         """Columns of the table (to check an existing table has the layout)."""
         return f"PRAGMA table_info({self.quoted})"
 
-    @property
+    @cached_property
     def index_list(self) -> str:
         """Indexes of the table (to check ``sid`` is unique)."""
         return f"PRAGMA index_list({self.quoted})"
 
-    @property
+    @cached_property
     def get(self) -> str:
         """``:sid, :now, :now_iso`` -> the stored text of a live session."""
         return f"SELECT sess FROM {self.quoted} WHERE sid = :sid AND {LIVE}"
 
-    @property
+    @cached_property
     def upsert(self) -> str:
         """``:sid, :expired, :sess``: insert or replace, keeping the row's rowid."""
         return (
@@ -153,12 +154,12 @@ class Statements:
             "ON CONFLICT (sid) DO UPDATE SET expired = excluded.expired, sess = excluded.sess"
         )
 
-    @property
+    @cached_property
     def delete(self) -> str:
         """``:sid``: remove one session, live or not."""
         return f"DELETE FROM {self.quoted} WHERE sid = :sid"
 
-    @property
+    @cached_property
     def touch(self) -> str:
         """``:expired, :cookie, :sid, :now, :now_iso``: new expiry and cookie for a live session."""
         return (
@@ -166,12 +167,12 @@ class Statements:
             f"WHERE sid = :sid AND {LIVE}"
         )
 
-    @property
+    @cached_property
     def expire_now(self) -> str:
         """``:sid, :now``: delete a session (a touch whose new expiry is already past)."""
         return f"DELETE FROM {self.quoted} WHERE sid = :sid AND :now <= expired"
 
-    @property
+    @cached_property
     def count_live(self) -> str:
         """``:now, :now_iso`` -> the number of live sessions whose ``sess`` is a JSON object.
 
@@ -179,7 +180,7 @@ class Statements:
         """
         return f"SELECT COUNT(*) FROM {self.quoted} WHERE {LIVE} AND ({SESSION_OBJECT})"
 
-    @property
+    @cached_property
     def page_items(self) -> str:
         """``:after, :now, :now_iso, :limit`` -> ``(rowid, sid, sess)`` of live sessions, in rowid order."""
         return (
@@ -187,7 +188,7 @@ class Statements:
             f"WHERE rowid > :after AND {LIVE} ORDER BY rowid LIMIT :limit"
         )
 
-    @property
+    @cached_property
     def delete_expired_batch(self) -> str:
         """``:now, :limit``: delete up to ``limit`` rows whose ``expired`` is past (``now > expired``)."""
         return (
@@ -195,7 +196,7 @@ class Statements:
             f"(SELECT rowid FROM {self.quoted} WHERE expired < :now LIMIT :limit)"
         )
 
-    @property
+    @cached_property
     def page_cookie_expired(self) -> str:
         """``:after, :now, :now_iso, :limit`` -> rowids of rows live by ``expired`` but not by cookie."""
         return (
@@ -203,7 +204,7 @@ class Statements:
             f"WHERE rowid > :after AND :now <= expired AND ({COOKIE_EXPIRED}) ORDER BY rowid LIMIT :limit"
         )
 
-    @property
+    @cached_property
     def delete_cookie_expired(self) -> str:
         """``:rowids`` (a JSON array), ``:now, :now_iso``: delete those still expired by cookie."""
         return (
@@ -211,7 +212,7 @@ class Statements:
             f"AND ({COOKIE_EXPIRED})"
         )
 
-    @property
+    @cached_property
     def delete_any_batch(self) -> str:
         """``:limit``: delete up to ``limit`` rows (``clear``)."""
         return f"DELETE FROM {self.quoted} WHERE rowid IN (SELECT rowid FROM {self.quoted} LIMIT :limit)"

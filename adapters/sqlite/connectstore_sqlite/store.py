@@ -2,7 +2,10 @@
 
 One sqlite3 connection per store, on its own worker thread, in autocommit mode: every
 operation is a single SQL statement, so each is atomic on its own, across coroutines and
-across processes, without holding a transaction open. The file is switched to WAL mode
+across processes, without holding a transaction open (writes in flight together share
+one short transaction: :mod:`~connectstore_sqlite.worker`). ``get`` reads on the event
+loop's thread through a second connection that never waits for a lock
+(:meth:`~connectstore_sqlite.database.Database.read_now`). The file is switched to WAL mode
 and every connection waits up to ``timeout`` for the write lock, so several worker
 processes (and a Node app) can write one file. The statements are in
 :mod:`~connectstore_sqlite.queries`; the connection's life (opening on first use, from any
@@ -36,7 +39,7 @@ from connectstore import (
 )
 from connectstore.cookie import format_expires
 from connectstore.sweep import check_sweep_interval
-from connectstore_sqlite.connect import SQLFunction, connect
+from connectstore_sqlite.connect import SQLFunction, connect, connect_reader
 from connectstore_sqlite.connection import Connection, Parameters
 from connectstore_sqlite.failures import is_udf_failure, translate
 from connectstore_sqlite.queries import (
@@ -148,10 +151,11 @@ class SQLiteStore(ListingFromItems):
         self.synchronous = synchronous.upper()
         self.serializer: Serializer = serializer or JSONSerializer()
         self._clock = clock
+        self._last_now: tuple[int, str] = (-1, "")
         self._sql = Statements(self.table)
         self._sweep = Sweep(self.sweep, self.sweep_interval, name=repr(self), immediately=True)
         self._connection = Connection(
-            _connector(path, self._sql, timeout, self.synchronous, self.serializer),
+            *_connector(path, self._sql, timeout, self.synchronous, self.serializer),
             path=path,
             name=self._name,
             shown=repr(self),
@@ -168,7 +172,7 @@ class SQLiteStore(ListingFromItems):
 
         A row whose data cannot be decoded raises :class:`~connectstore.SessionDecodeError`.
         """
-        rows = await self._connection.fetch(self._sql.get, {"sid": check_sid(sid), **self._now()}, read=True)
+        rows = await self._connection.fetch(self._sql.get, {"sid": check_sid(sid), **self._now()}, quick=True)
         if not rows:
             return None
         return decode_session(self.serializer, sid, rows[0][0])
@@ -282,7 +286,10 @@ class SQLiteStore(ListingFromItems):
     def _now(self, now: int | None = None) -> dict[str, Any]:
         """The ``:now`` and ``:now_iso`` parameters of the statements that test liveness."""
         now = self._clock() if now is None else now
-        return {"now": now, "now_iso": format_expires(now)}
+        last = self._last_now
+        if last[0] != now:  # the text is made once per millisecond
+            self._last_now = last = (now, format_expires(now))
+        return {"now": now, "now_iso": last[1]}
 
     async def _delete_in_batches(
         self, sql: str, parameters: Callable[[], Parameters], *, yield_lock: bool = False
@@ -324,8 +331,8 @@ class SQLiteStore(ListingFromItems):
 
 def _connector(
     path: str, statements: Statements, timeout: float, synchronous: str, serializer: Serializer
-) -> Callable[[], sqlite3.Connection]:
-    """What opens the store's connection (on its worker thread), with the SQL functions registered.
+) -> tuple[Callable[[], sqlite3.Connection], Callable[[], sqlite3.Connection | None]]:
+    """What opens the store's connection and its reader (on its worker thread), with the SQL functions.
 
     The connection holds its SQL functions where the garbage collector cannot see: none of
     them (nor this opener) may refer to the store, or a forgotten store could never be
@@ -335,7 +342,10 @@ def _connector(
         REPLACE_COOKIE_FUNCTION: (2, cookie_replacer(serializer)),
         COOKIE_EXPIRED_FUNCTION: (3, cookie_expired),
     }
-    return lambda: connect(path, statements, timeout=timeout, synchronous=synchronous, functions=functions)
+    return (
+        lambda: connect(path, statements, timeout=timeout, synchronous=synchronous, functions=functions),
+        lambda: connect_reader(path, functions),
+    )
 
 
 def _seconds(name: str, value: object) -> float:

@@ -32,14 +32,7 @@ import logging
 import random
 import threading
 from collections.abc import Awaitable, Coroutine
-from typing import Any, TypeVar
-
-from surrealdb import (
-    AsyncEmbeddedSurrealConnection,
-    AsyncHttpSurrealConnection,
-    AsyncSurreal,
-    AsyncWsSurrealConnection,
-)
+from typing import TYPE_CHECKING, Any, TypeVar, Union, cast
 
 from connectstore import CircuitBreaker, StoreError, StoreUnavailableError
 from connectstore_surrealdb.auth import Auth, TokenAuth
@@ -49,8 +42,43 @@ __all__ = ["Connection", "SurrealClient"]
 
 logger = logging.getLogger("connectstore_surrealdb")
 
-SurrealClient = AsyncEmbeddedSurrealConnection | AsyncHttpSurrealConnection | AsyncWsSurrealConnection
+if TYPE_CHECKING:
+    from surrealdb import AsyncEmbeddedSurrealConnection, AsyncHttpSurrealConnection, AsyncWsSurrealConnection
+
+SurrealClient = Union[
+    "AsyncEmbeddedSurrealConnection", "AsyncHttpSurrealConnection", "AsyncWsSurrealConnection"
+]
 """An async connection object of the ``surrealdb`` SDK."""
+
+
+class _SDK:
+    """The ``surrealdb`` SDK's connection classes, imported when the first Connection is made
+    (the SDK takes about half a second to import: ``import connectstore_surrealdb`` does not).
+    """
+
+    ws: type[AsyncWsSurrealConnection]
+    embedded: type[AsyncEmbeddedSurrealConnection]
+    http: type[AsyncHttpSurrealConnection]
+    #: Connections that can always carry calls (no socket of their own to lose).
+    steady: tuple[type[Any], ...] = ()
+
+    @classmethod
+    def load(cls) -> None:
+        if cls.steady:
+            return
+        from surrealdb import (
+            AsyncEmbeddedSurrealConnection,
+            AsyncHttpSurrealConnection,
+            AsyncWsSurrealConnection,
+        )
+
+        cls.ws, cls.embedded, cls.http = (
+            AsyncWsSurrealConnection,
+            AsyncEmbeddedSurrealConnection,
+            AsyncHttpSurrealConnection,
+        )
+        cls.steady = (AsyncEmbeddedSurrealConnection, AsyncHttpSurrealConnection)
+
 
 T = TypeVar("T")
 
@@ -91,6 +119,7 @@ class Connection:
         client: SurrealClient | None = None,
         breaker: CircuitBreaker | None = None,
     ) -> None:
+        _SDK.load()
         self.url = url
         self.embedded = embedded
         self.namespace = namespace
@@ -165,7 +194,7 @@ class Connection:
         if link is not None:
             return link
         given = self._given
-        if isinstance(given, AsyncWsSurrealConnection) and given.loop not in (None, loop):
+        if isinstance(given, _SDK.ws) and given.loop not in (None, loop):
             raise StoreError(
                 f"the SurrealDB connection given to the store ({self.url}) belongs to another event "
                 "loop, and a WebSocket cannot move to this one: call the store from the loop that "
@@ -213,13 +242,15 @@ class Connection:
             client = self._new_client()
             await self._bounded(link, client, self._open(client), deadline, "connect")
             link.client = client
-            if isinstance(client, AsyncWsSurrealConnection) and client.recv_task is not None:
+            if isinstance(client, _SDK.ws) and client.recv_task is not None:
                 # When the loop ends (it cancels its tasks) or the peer goes, let the socket go too.
                 client.recv_task.add_done_callback(lambda _: _abort(client))
             return client
 
     def _new_client(self) -> SurrealClient:
         """A new SDK connection to a server, or the one embedded engine every loop shares."""
+        from surrealdb import AsyncSurreal
+
         if not self.embedded:
             return AsyncSurreal(self.url)
         with self._guard:
@@ -229,8 +260,8 @@ class Connection:
 
     async def _open(self, client: SurrealClient) -> None:
         # Connecting, signing in and selecting again are harmless on the shared embedded engine.
-        if not isinstance(client, AsyncHttpSurrealConnection):
-            await client.connect()
+        if not isinstance(client, _SDK.http):
+            await cast("AsyncWsSurrealConnection", client).connect()
         if isinstance(self.auth, TokenAuth):
             await client.authenticate(self.auth.token)
         elif self.auth is not None:
@@ -251,6 +282,7 @@ class Connection:
             alive=lambda: _alive(client),
             drop=lambda: self._forget(link, client),
             running=link.calls,
+            inline=isinstance(client, _SDK.embedded),  # no frame to tear, no socket to lose
         )
 
     def _forget(self, link: _Link, client: SurrealClient) -> None:
@@ -264,9 +296,10 @@ class Connection:
 
 def _alive(client: SurrealClient) -> bool:
     """Whether an SDK connection can still carry calls (a WebSocket whose reader still runs)."""
-    if isinstance(client, (AsyncEmbeddedSurrealConnection, AsyncHttpSurrealConnection)):
+    if isinstance(client, _SDK.steady):
         return True
-    reader, socket = client.recv_task, client.socket
+    ws = cast("AsyncWsSurrealConnection", client)
+    reader, socket = ws.recv_task, ws.socket
     if socket is None or reader is None or reader.done():
         return False
     return not socket.transport.is_closing()  # dropped, its reader not yet told
@@ -274,7 +307,7 @@ def _alive(client: SurrealClient) -> bool:
 
 def _abort(client: SurrealClient) -> None:
     """Drop a WebSocket at once, without a closing handshake (nothing to do for other clients)."""
-    if isinstance(client, AsyncWsSurrealConnection) and client.socket is not None:
+    if isinstance(client, _SDK.ws) and client.socket is not None:
         with contextlib.suppress(RuntimeError):  # its loop is closed: nothing more can be done
             client.socket.transport.abort()
 

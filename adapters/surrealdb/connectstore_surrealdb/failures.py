@@ -17,23 +17,34 @@ one is scrubbed, and the original exception is then not chained.
 from __future__ import annotations
 
 import asyncio
+import functools
+import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
-
-import aiohttp
-from websockets.exceptions import WebSocketException
 
 from connectstore import Credentials, StoreError, StoreUnavailableError
 from connectstore_surrealdb.auth import Auth, TokenAuth
 
-__all__ = ["TRANSPORT_ERRORS", "ConflictError", "bounded", "secrets_of"]
+__all__ = ["ConflictError", "bounded", "secrets_of", "transport_errors"]
 
 T = TypeVar("T")
 
+#: Whether calls can be bounded in the caller's task (``asyncio.timeout``, ``Task.cancelling``).
+_INLINE = sys.version_info >= (3, 11)
+
 _RETRYABLE = "can be retried"  # how SurrealDB 2.x ends a transaction-conflict message
 
-#: Exceptions of the SDK's transports that mean "SurrealDB is unreachable", never "refused".
-TRANSPORT_ERRORS = (OSError, EOFError, WebSocketException, aiohttp.ClientError, asyncio.TimeoutError)
+
+@functools.cache
+def transport_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions of the SDK's transports that mean "SurrealDB is unreachable", never "refused".
+
+    (Its transports' packages are imported on the first failure, not with the store.)
+    """
+    import aiohttp
+    from websockets.exceptions import WebSocketException
+
+    return (OSError, EOFError, WebSocketException, aiohttp.ClientError, asyncio.TimeoutError)
 
 
 class ConflictError(StoreError):
@@ -58,6 +69,7 @@ async def bounded(
     alive: Callable[[], bool],
     drop: Callable[[], None],
     running: set[asyncio.Future[Any]] | None = None,
+    inline: bool = False,
 ) -> T:
     """Await ``call`` for at most ``remaining`` seconds; sort its failure into unavailable or refused.
 
@@ -67,10 +79,18 @@ async def bounded(
     must open a new one: a transport failure, a deadline, a lost call, a refused connect).
     ``running``, when given, holds the call while it runs (for a ``close()`` to await it).
 
-    The call runs as its own task, so a cancellation coming from the SDK (it cancels the
-    calls in flight when the socket drops) is told apart from our caller's own, and our
-    caller's cancellation never tears a frame in half.
+    By default the call runs as its own task, so a cancellation coming from the SDK (it
+    cancels the calls in flight when the socket drops) is told apart from our caller's
+    own, and our caller's cancellation never tears a frame in half. ``inline=True`` (for
+    the embedded engine, which has no frame to tear; Python 3.11+) awaits the call in the
+    caller's own task under one timer instead: no task, no extra loop turn. A cancellation
+    our caller (or the timer) did not ask for is then the SDK's, told apart by the task's
+    count of cancellation requests.
     """
+    if inline and _INLINE:
+        return await _inline(
+            call, remaining, timeout=timeout, url=url, what=what, secrets=secrets, alive=alive, drop=drop
+        )
     task = asyncio.ensure_future(call)
     task.add_done_callback(_mark_seen)
     if running is not None:
@@ -90,15 +110,74 @@ async def bounded(
     exc = task.exception()
     if exc is None:
         return task.result()
+    error, cause = _sorted(exc, url=url, what=what, timeout=timeout, secrets=secrets, alive=alive, drop=drop)
+    raise error from cause
+
+
+async def _inline(
+    call: Coroutine[Any, Any, T],
+    remaining: float,
+    *,
+    timeout: float,
+    url: str,
+    what: str,
+    secrets: Credentials,
+    alive: Callable[[], bool],
+    drop: Callable[[], None],
+) -> T:
+    """:func:`bounded` in the caller's task: one timer, cancellations told apart by count."""
+    task = asyncio.current_task()
+    assert task is not None  # an SDK call runs in a task
+    requested = task.cancelling()  # type: ignore[attr-defined,unused-ignore]
+    if remaining <= 0:
+        call.close()  # never started: no "never awaited" warning
+        drop()
+        raise StoreUnavailableError(f"SurrealDB at {url} did not answer the {what} within {timeout}s")
+    timer = asyncio.timeout(remaining)  # type: ignore[attr-defined,unused-ignore]
+    try:
+        async with timer:
+            return await call
+    except asyncio.CancelledError:
+        if task.cancelling() > requested:  # type: ignore[attr-defined,unused-ignore]
+            raise  # our caller's: let it through
+        drop()  # neither ours nor our caller's: the SDK gave up on the call
+        lost = f"the connection to SurrealDB at {url} was lost during the {what}"
+        raise StoreUnavailableError(lost) from None
+    except Exception as exc:
+        if isinstance(exc, asyncio.TimeoutError) and timer.expired():
+            drop()
+            late = f"SurrealDB at {url} did not answer the {what} within {timeout}s"
+            raise StoreUnavailableError(late) from None
+        error, cause = _sorted(
+            exc, url=url, what=what, timeout=timeout, secrets=secrets, alive=alive, drop=drop
+        )
+        raise error from cause
+
+
+def _sorted(
+    exc: BaseException,
+    *,
+    url: str,
+    what: str,
+    timeout: float,
+    secrets: Credentials,
+    alive: Callable[[], bool],
+    drop: Callable[[], None],
+) -> tuple[StoreError, BaseException | None]:
+    """The store's error for a failed call's ``exc``, and the cause to chain (None if it held a secret)."""
     detail, cause = _scrubbed(exc, secrets)
-    if isinstance(exc, TRANSPORT_ERRORS) or not alive():
+    error: StoreError
+    if isinstance(exc, transport_errors()) or not alive():
         drop()
-        raise StoreUnavailableError(f"SurrealDB at {url} is unavailable ({what}): {detail}") from cause
-    if what == "connect":
-        drop()
-    if _RETRYABLE in detail:
-        raise ConflictError(f"SurrealDB kept refusing the {what} for {timeout}s: {detail}") from cause
-    raise StoreError(f"SurrealDB refused the {what}: {detail}") from cause
+        error = StoreUnavailableError(f"SurrealDB at {url} is unavailable ({what}): {detail}")
+    else:
+        if what == "connect":
+            drop()
+        if _RETRYABLE in detail:
+            error = ConflictError(f"SurrealDB kept refusing the {what} for {timeout}s: {detail}")
+        else:
+            error = StoreError(f"SurrealDB refused the {what}: {detail}")
+    return error, cause
 
 
 def _scrubbed(exc: BaseException, secrets: Credentials) -> tuple[str, BaseException | None]:

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Final
-
-from surrealdb import Range, RecordID
-from surrealdb.data.types.range import BoundExcluded, BoundIncluded
+from typing import TYPE_CHECKING, Any, Final
 
 from connectstore import (
     DEFAULT_TTL,
@@ -23,6 +20,7 @@ from connectstore import (
     SerializationError,
     Serializer,
     SessionData,
+    SessionDecodeError,
     StoreURLError,
     Sweep,
     check_sid,
@@ -38,6 +36,9 @@ from connectstore_surrealdb import queries
 from connectstore_surrealdb.auth import Auth, auth_from
 from connectstore_surrealdb.connection import Connection, SurrealClient
 from connectstore_surrealdb.one_writer import OneWriterPerSid
+
+if TYPE_CHECKING:
+    from surrealdb import RecordID
 
 __all__ = ["REMOTE_SCHEMES", "SCHEMES", "SurrealDBStore"]
 
@@ -166,6 +167,9 @@ class SurrealDBStore(ListingFromItems):
             client=client,
             breaker=breaker,
         )
+        from surrealdb import RecordID  # the SDK is imported with the first store, not the package
+
+        self._record_id = RecordID
         self._sweep = Sweep(self.sweep, sweep_interval, name=repr(self))
         self._writers = OneWriterPerSid()
 
@@ -227,10 +231,15 @@ class SurrealDBStore(ListingFromItems):
         row = await self._query(queries.GET, {"rid": rid, "now": now})
         if row is None:
             return None
-        cookie = decode_session(_StoredText(self.serializer, cookie=True), sid, row.get("cookie"))
-        if is_expired(cookie, now=now):
+        text = _StoredText(self.serializer)
+        cookie = decode_session(text, sid, row.get("cookie"))
+        try:  # the cookie's expiry, read once: unreadable, the record is corrupt
+            expires = session_expires(cookie)
+        except Exception as exc:
+            raise SessionDecodeError(f"stored data cannot be decoded: {exc}", sid=sid) from exc
+        if expires is not None and expires <= now:
             return None
-        return {**cookie, **decode_session(_StoredText(self.serializer), sid, row.get("sess"))}
+        return {**cookie, **decode_session(text, sid, row.get("sess"))}
 
     async def set(self, sid: str, session: SessionData) -> None:
         """Write ``session`` under ``sid``; an expiry already past deletes it instead."""
@@ -332,12 +341,15 @@ class SurrealDBStore(ListingFromItems):
         return None if data is None else {**cookie, **data}
 
     def _rid(self, sid: str) -> RecordID:
-        return RecordID(self.table, check_sid(sid))
+        return self._record_id(self.table, check_sid(sid))
 
     def _range(self, after: str | None) -> RecordID:
         """Every string id of the table after ``after`` (all of them for None)."""
+        from surrealdb import Range
+        from surrealdb.data.types.range import BoundExcluded, BoundIncluded
+
         begin = BoundIncluded("") if after is None else BoundExcluded(after)
-        return RecordID(self.table, Range(begin, BoundExcluded([])))
+        return self._record_id(self.table, Range(begin, BoundExcluded([])))
 
     def _encode(self, session: SessionData) -> tuple[str, str]:
         """The cookie and the rest of the session as JSON text; raises before anything is written."""
