@@ -67,24 +67,11 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "url_options": ("URLOptions", "open_with_options"),
     "urls": ("ENTRY_POINT_GROUP", "installed_schemes", "open_store"),
 }
-_WHERE = {name: module for module, names in _MODULES.items() for name in names}
-
 
 if not TYPE_CHECKING:  # type checkers see the imports above instead
+    from connectstore.lazy import lazy_exports
 
-    def __getattr__(name: str) -> object:
-        """Import a public name from its module on first use, and keep it here for the next."""
-        module = _WHERE.get(name)
-        if module is None:
-            raise AttributeError(f"module 'connectstore' has no attribute {name!r}")
-        from importlib import import_module
-
-        value = getattr(import_module(f"connectstore.{module}"), name)
-        globals()[name] = value
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted(set(globals()) | set(__all__))
+    __getattr__, __dir__ = lazy_exports(__name__, _MODULES, globals())
 
 
 __all__ = [
