@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from connectstore.engine import CookieOptions, RequestInfo, SessionEngine
     from connectstore.errors import (
         SerializationError,
+        SessionConflictError,
         SessionDecodeError,
         SessionNotFoundError,
         SessionTooLargeError,
@@ -30,7 +31,15 @@ if TYPE_CHECKING:
     from connectstore.request_session import RequestSession
     from connectstore.serializer import JSONSerializer, Serializer, SessionData, decode_session
     from connectstore.session import Session
-    from connectstore.store import CAPABILITIES, Store, capabilities, check_sid, supports
+    from connectstore.store import (
+        CAPABILITIES,
+        NO_VERSION,
+        Store,
+        Versioned,
+        capabilities,
+        check_sid,
+        supports,
+    )
     from connectstore.sweep import Sweep
     from connectstore.timeouts import within
     from connectstore.url_options import URLOptions, open_with_options
@@ -46,6 +55,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "engine": ("CookieOptions", "RequestInfo", "SessionEngine"),
     "errors": (
         "SerializationError",
+        "SessionConflictError",
         "SessionDecodeError",
         "SessionNotFoundError",
         "SessionTooLargeError",
@@ -61,7 +71,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "request_session": ("RequestSession",),
     "serializer": ("JSONSerializer", "Serializer", "SessionData", "decode_session"),
     "session": ("Session",),
-    "store": ("CAPABILITIES", "Store", "capabilities", "check_sid", "supports"),
+    "store": ("CAPABILITIES", "NO_VERSION", "Store", "Versioned", "capabilities", "check_sid", "supports"),
     "sweep": ("Sweep",),
     "timeouts": ("within",),
     "url_options": ("URLOptions", "open_with_options"),
@@ -78,6 +88,7 @@ __all__ = [
     "CAPABILITIES",
     "DEFAULT_TTL",
     "ENTRY_POINT_GROUP",
+    "NO_VERSION",
     "REDACTED",
     "BlockingStore",
     "CircuitBreaker",
@@ -92,6 +103,7 @@ __all__ = [
     "SerializationError",
     "Serializer",
     "Session",
+    "SessionConflictError",
     "SessionData",
     "SessionDecodeError",
     "SessionEngine",
@@ -104,6 +116,7 @@ __all__ = [
     "Sweep",
     "URLOptions",
     "UnsupportedOperationError",
+    "Versioned",
     "capabilities",
     "check_sid",
     "decode_listed",

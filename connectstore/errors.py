@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "SerializationError",
+    "SessionConflictError",
     "SessionDecodeError",
     "SessionNotFoundError",
     "SessionTooLargeError",
@@ -49,6 +50,20 @@ class SessionNotFoundError(StoreError, LookupError):
     """``session.reload()`` found no session under the id any more (express-session's
     "failed to load session").
     """
+
+
+class SessionConflictError(StoreError):
+    """Another request changed (or destroyed) the session between this request's read and
+    its write, and this request's changes were not written.
+
+    Raised by the engine with ``on_conflict="raise"``, and with ``"merge"`` when the session
+    kept changing through every retry. The store holds the other request's session; the
+    application may retry the whole request. ``sid`` names the session.
+    """
+
+    def __init__(self, sid: str, message: str = "another request changed the session first") -> None:
+        self.sid = sid
+        super().__init__(message)
 
 
 class SerializationError(StoreError, ValueError):

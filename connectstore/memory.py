@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from connectstore.expiry import now_ms, session_expires
 from connectstore.listing import ListingFromItems, decode_listed
 from connectstore.serializer import JSONSerializer, Serializer, SessionData, decode_session
-from connectstore.store import check_sid
+from connectstore.store import NO_VERSION, Versioned, check_sid
 
 __all__ = ["MemoryStore"]
 
@@ -28,7 +28,9 @@ class MemoryStore(ListingFromItems):
     time in epoch milliseconds (tests may pass a fake one).
     """
 
-    capabilities = frozenset({"touch", "all", "clear", "length", "ids", "items"})
+    capabilities = frozenset(
+        {"touch", "all", "clear", "length", "ids", "items", "get_versioned", "set_if", "create"}
+    )
 
     def __init__(
         self,
@@ -54,13 +56,41 @@ class MemoryStore(ListingFromItems):
         """Store a copy of ``session``; an expiry already past deletes it instead."""
         self._write(check_sid(sid), session)
 
-    def _write(self, sid: str, session: SessionData) -> None:
+    async def get_versioned(self, sid: str) -> Versioned | None:
+        """The live session under ``sid`` and its version (the stored text itself), or None."""
+        text = self._live_text(check_sid(sid))
+        return None if text is None else Versioned(decode_session(self.serializer, sid, text), text)
+
+    async def set_if(self, sid: str, session: SessionData, version: str) -> str | None:
+        """Store ``session`` only if the live text under ``sid`` is still ``version``.
+
+        Atomic: nothing between the comparison and the write yields to the event loop.
+        """
+        check_sid(sid)
+        text = self.serializer.dumps(session)  # raises before the comparison, as set does
+        if self._live_text(sid) != version:
+            return None
+        return self._put(sid, session, text)
+
+    async def create(self, sid: str, session: SessionData) -> str | None:
+        """Store ``session`` only if no live session is stored under ``sid``."""
+        check_sid(sid)
         text = self.serializer.dumps(session)
+        if self._live_text(sid) is not None:
+            return None
+        return self._put(sid, session, text)
+
+    def _write(self, sid: str, session: SessionData) -> None:
+        self._put(sid, session, self.serializer.dumps(session))
+
+    def _put(self, sid: str, session: SessionData, text: str) -> str:
+        """Store ``text`` (``session`` serialized) and return its version."""
         deadline = self._deadline(session)
         if deadline is not None and deadline <= self._clock():
             self._sessions.pop(sid, None)
-        else:
-            self._sessions[sid] = (text, deadline)
+            return NO_VERSION
+        self._sessions[sid] = (text, deadline)
+        return text
 
     async def destroy(self, sid: str) -> None:
         """Forget ``sid``; a missing sid is fine."""

@@ -5,7 +5,8 @@ JSON-compatible dict with a ``"cookie"`` object, exactly what an express-session
 receives, and the cookie's ``expires`` decides how long the store keeps it.
 
 ``get``, ``set`` and ``destroy`` are required. ``touch`` is recommended; ``all``,
-``clear``, ``length`` and the streaming ``ids``/``items`` are optional. A store lists the
+``clear``, ``length`` and the streaming ``ids``/``items`` are optional, and so are the
+conditional writes ``get_versioned``/``set_if`` and ``create`` (below). A store lists the
 optional methods it implements in :attr:`Store.capabilities`; calling one it does not
 list raises :class:`UnsupportedOperationError`. Middleware and the conformance suite ask
 :func:`supports` instead of guessing.
@@ -27,6 +28,25 @@ Three edges every store handles the same way (each is a clause of the conformanc
 * **A session id that is not a** ``str`` raises :class:`TypeError` ("a session id is a
   str, not int") from every method that takes one, before any I/O: call
   :func:`check_sid` first.
+
+**Conditional writes** let the session engine save concurrent requests without losing
+either's changes (its ``on_conflict="merge"``) and let Django's ``save(must_create=True)``
+create without a check-then-write race. They change nothing in what is stored (no version
+field: the bytes stay express-session's, so Node apps keep reading and writing them):
+
+* ``get_versioned(sid)`` is ``get`` plus the record's *version*, an opaque ``str`` that is a
+  function of the stored record (its bytes, or a hash of them). Any write that changes the
+  record changes its version, whoever made it: this store, another process, a Node app,
+  a ``touch``. A write of identical bytes may keep it (nothing was lost then).
+* ``set_if(sid, session, version)`` writes only if the live record under ``sid`` still has
+  ``version``, atomically (one round trip, statement or transaction), and returns the new
+  record's version; it returns None and writes nothing when the record changed, was
+  destroyed or expired since. A session whose expiry is already past deletes the matching
+  record instead and returns :data:`NO_VERSION`.
+* ``create(sid, session)`` writes only if no live session is stored under ``sid`` (an
+  expired one counts as absent), atomically, and returns the version written, else None.
+
+A store declaring ``"set_if"`` declares ``"get_versioned"`` too.
 """
 
 from __future__ import annotations
@@ -34,17 +54,33 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import ClassVar, Final, TypeVar
+from typing import ClassVar, Final, NamedTuple, TypeVar
 
 from connectstore.errors import UnsupportedOperationError
 from connectstore.serializer import SessionData
 
-__all__ = ["CAPABILITIES", "Store", "capabilities", "check_sid", "supports"]
+__all__ = ["CAPABILITIES", "NO_VERSION", "Store", "Versioned", "capabilities", "check_sid", "supports"]
 
 _S = TypeVar("_S", bound="Store")
 
-CAPABILITIES: Final = frozenset({"touch", "all", "clear", "length", "ids", "items"})
+CAPABILITIES: Final = frozenset(
+    {"touch", "all", "clear", "length", "ids", "items", "get_versioned", "set_if", "create"}
+)
 """Every optional capability a store can declare; each is a method of :class:`Store`."""
+
+NO_VERSION: Final = ""
+"""The version :meth:`Store.set_if` returns when it deleted the record (an expiry already
+past): the version of no record, which no later ``set_if`` matches.
+"""
+
+
+class Versioned(NamedTuple):
+    """A session as :meth:`Store.get_versioned` read it, with the version of its record."""
+
+    session: SessionData
+    """The session (the caller's own dict, as from ``get``)."""
+    version: str
+    """Opaque; pass it to :meth:`Store.set_if` to write only over this very record."""
 
 
 class Store(abc.ABC):
@@ -66,6 +102,8 @@ class Store(abc.ABC):
         missing = [name for name in cls.capabilities if getattr(cls, name) is getattr(Store, name)]
         if missing:
             raise TypeError(f"{cls.__name__} declares {sorted(missing)} but does not implement them")
+        if "set_if" in cls.capabilities and "get_versioned" not in cls.capabilities:
+            raise TypeError(f"{cls.__name__} declares 'set_if' without 'get_versioned'")
 
     @abc.abstractmethod
     async def get(self, sid: str) -> SessionData | None:
@@ -139,6 +177,34 @@ class Store(abc.ABC):
         skipped and logged, never raised.
         """
         raise UnsupportedOperationError(self, "items")
+
+    async def get_versioned(self, sid: str) -> Versioned | None:
+        """``get(sid)`` with the version of the record it read, or None when missing or expired.
+
+        Raises as ``get`` does. The version is a function of the stored record: any write
+        that changes the record changes it (see the module documentation).
+        """
+        raise UnsupportedOperationError(self, "get_versioned")
+
+    async def set_if(self, sid: str, session: SessionData, version: str) -> str | None:
+        """Store ``session`` under ``sid`` only if the live record there still has ``version``.
+
+        Atomic: no write by anyone can fall between the comparison and the write. Returns the
+        version of the record written, or None when the record changed, was destroyed or
+        expired since ``version`` was read (nothing is written then: a destroyed session is
+        never brought back). An expiry already past deletes the matching record and returns
+        :data:`NO_VERSION`. Raises as ``set`` does, before anything is written.
+        """
+        raise UnsupportedOperationError(self, "set_if")
+
+    async def create(self, sid: str, session: SessionData) -> str | None:
+        """Store ``session`` under ``sid`` only if no live session is stored there.
+
+        Atomic (of two concurrent creates of one sid, exactly one succeeds); an expired
+        record counts as absent and a corrupt one as present. Returns the version of the
+        record written, or None when a session exists. Raises as ``set`` does.
+        """
+        raise UnsupportedOperationError(self, "create")
 
     async def close(self) -> None:
         """Release connections, worker threads and background tasks. Safe to call more than once.
