@@ -290,14 +290,6 @@ PEERS = {
 PLAIN = "engine: plain Starlette"
 
 
-async def cancel_leftovers() -> None:
-    """Cancel the tasks still pending on the running loop (e.g. a client's reader task)."""
-    leftovers = asyncio.all_tasks() - {asyncio.current_task()}
-    for task in leftovers:
-        task.cancel()
-    await asyncio.gather(*leftovers, return_exceptions=True)
-
-
 def format_table(medians: dict[str, float]) -> str:
     """The Markdown table: µs per request, the ratio to the group's peer, and for the engine
     rows the µs per request over plain Starlette.
@@ -353,7 +345,6 @@ def main() -> None:
             )
         for close in closers:
             close()
-        loop.run_until_complete(cancel_leftovers())
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
     medians = {name: statistics.median(values) for name, values in times.items()}

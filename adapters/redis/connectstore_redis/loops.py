@@ -15,7 +15,8 @@ request on a new loop) or side by side (threads).
   and reconnecting it behind the application's back would break its other users. The
   store runs on the first loop it is used on; on any other loop a call fails at once
   with a :class:`~connectstore.StoreError` saying what to do instead. ``close()`` never
-  closes it, and the store goes on using it.
+  closes it, and the store goes on using it. When its loop shuts down, the store gives the
+  pipeline's connection back to it and stops the pipeline's reader task.
 """
 
 from __future__ import annotations
@@ -50,11 +51,13 @@ class Binding:
         self.closer = closer
 
 
-async def _close_when_loop_ends(topology: Topology) -> AsyncGenerator[None, None]:
-    """Suspended for the loop's lifetime; its ``finally`` closes ``topology`` and its client
-    on that loop.
+async def _close_when_loop_ends(topology: Topology, *, client_too: bool) -> AsyncGenerator[None, None]:
+    """Suspended for the loop's lifetime; its ``finally`` closes ``topology`` (the pipeline's
+    reader task and connection) on that loop, and its client when ``client_too`` (a client the
+    store built; the application's own client stays open).
 
-    The loop closes it at shutdown (``loop.shutdown_asyncgens()``), or the store does.
+    The loop closes it at shutdown (``loop.shutdown_asyncgens()``), or the store does. So a
+    loop that ends without ``store.close()`` is left with no task of the store's pending.
     """
     try:
         yield
@@ -62,7 +65,8 @@ async def _close_when_loop_ends(topology: Topology) -> AsyncGenerator[None, None
         try:
             await topology.close()
         finally:
-            await topology.client.aclose()
+            if client_too:
+                await topology.client.aclose()
 
 
 class LoopClients:
@@ -132,14 +136,14 @@ class LoopClients:
                     "open_store) so that it opens its own connections on every loop it runs on"
                 )
             assert self._spare is not None
-            binding = Binding(loop, self._topology(self._spare), None)
+            topology = self._topology(self._spare)
         else:
             client = self._spare if self._spare is not None else self._make()
             self._spare = None
             topology = self._topology(client)
-            closer = _close_when_loop_ends(topology)
-            await closer.__anext__()  # registered with the loop: closed at its shutdown
-            binding = Binding(loop, topology, closer)
+        closer = _close_when_loop_ends(topology, client_too=self.owned)
+        await closer.__anext__()  # registered with the loop: closed at its shutdown
+        binding = Binding(loop, topology, closer)
         self._bindings[loop] = binding
         return binding
 

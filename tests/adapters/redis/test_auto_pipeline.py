@@ -218,6 +218,40 @@ async def test_a_users_client_gets_its_connection_back_on_close(shared_redis: st
         await client.aclose()
 
 
+@pytest.mark.parametrize("owned", [False, True], ids=["users-client", "own-client"])
+def test_a_loop_that_ends_without_close_is_left_no_pending_task(shared_redis: str, owned: bool) -> None:
+    """A loop closed the manual way (run_until_complete, shutdown_asyncgens, close) without
+    ``store.close()``: the pipeline's reader task ends with the loop, on a user's client too.
+    """
+    loop = asyncio.new_event_loop()
+    client = None if owned else Redis.from_url(shared_redis)
+    prefix = unique_prefix()
+
+    async def use() -> AutoPipeline:
+        store = (
+            RedisStore.from_url(shared_redis, prefix=prefix)
+            if client is None
+            else RedisStore(client, prefix=prefix)
+        )
+        await asyncio.gather(*(store.set(f"s{i}", make_session(i=i)) for i in range(5)))
+        assert (await store.get("s1") or {}).get("i") == 1
+        await store.clear()
+        pipeline = await pipeline_of(store)
+        assert pipeline._reader is not None, "the pipeline reads on a task of the loop"
+        return pipeline
+
+    try:
+        pipeline = loop.run_until_complete(use())
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        assert pipeline._reader is None and pipeline._conn is None
+        assert not asyncio.all_tasks(loop), "no task of the store's is left pending"
+        if client is not None:
+            assert not client.connection_pool._in_use_connections, "the user's client got its connection back"
+            loop.run_until_complete(client.aclose())
+    finally:
+        loop.close()
+
+
 @pytest.mark.parametrize("value", ["false", "0"])
 def test_the_url_can_turn_it_off(value: str) -> None:
     assert RedisStore.from_url(f"redis://127.0.0.1:1/0?auto_pipeline={value}").auto_pipeline is False
