@@ -243,7 +243,8 @@ def test_a_loop_that_ends_without_close_is_left_no_pending_task(shared_redis: st
     try:
         pipeline = loop.run_until_complete(use())
         loop.run_until_complete(loop.shutdown_asyncgens())
-        assert pipeline._reader is None and pipeline._conn is None
+        assert pipeline._reader is None
+        assert pipeline._conn is None
         assert not asyncio.all_tasks(loop), "no task of the store's is left pending"
         if client is not None:
             assert not client.connection_pool._in_use_connections, "the user's client got its connection back"
