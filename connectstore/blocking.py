@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 from connectstore.errors import StoreError, StoreUnavailableError
 from connectstore.memory import MemoryStore
 from connectstore.serializer import SessionData
-from connectstore.store import Store, capabilities
+from connectstore.store import Store, Versioned, capabilities
 
 __all__ = ["BlockingStore"]
 
@@ -195,6 +195,18 @@ class BlockingStore:
     def length(self) -> int:
         """See :meth:`Store.length`."""
         return self._call(self.store.length())
+
+    def get_versioned(self, sid: str) -> Versioned | None:
+        """See :meth:`Store.get_versioned`."""
+        return self._call(self.store.get_versioned(sid))
+
+    def set_if(self, sid: str, session: SessionData, version: str) -> str | None:
+        """See :meth:`Store.set_if`."""
+        return self._call(self.store.set_if(sid, session, version))
+
+    def create(self, sid: str, session: SessionData) -> str | None:
+        """See :meth:`Store.create`."""
+        return self._call(self.store.create(sid, session))
 
     def ids(self) -> list[str]:
         """Every live session id, collected from :meth:`Store.ids`."""

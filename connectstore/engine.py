@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, cast
 
+from connectstore.conflicts import ConflictPolicy, MergeTurns, check_conflict_retries, resolve_on_conflict
 from connectstore.cookie import Cookie
 from connectstore.request_session import RequestSession
 from connectstore.signing import Secrets, generate_sid
@@ -113,6 +114,23 @@ class SessionEngine:
       keep it well under the cookie's max age. A session whose cookie has no expiry is
       touched every time (its store TTL is all that keeps it). Modified sessions, and
       every session with ``resave=True``, are saved as before.
+    * ``on_conflict`` (``None``: ``"merge"`` when the store has the conditional writes
+      ``get_versioned``, ``set_if`` and ``create``, else ``"overwrite"``; also ``"overwrite"``
+      when a subclass changed ``get`` or ``set`` but inherits the conditional writes, see
+      :func:`~connectstore.conflicts.conditional_writes_match`; resolved once, here, and kept
+      as :attr:`on_conflict`): what a save does when another request wrote the
+      session since this one loaded it. ``"overwrite"`` is express-session's last write wins
+      (plain ``get``/``set``); ``"merge"`` writes only over the record it loaded, and on a
+      conflict applies this request's changed and deleted top-level keys to the record there
+      now (a session destroyed meanwhile stays destroyed: nothing is written, no cookie is
+      sent); ``"raise"`` raises :class:`SessionConflictError` instead. A new session is
+      written with ``create``, whose conflict raises :class:`SessionConflictError` under both.
+      ``"merge"`` or ``"raise"`` on a store without those capabilities raises
+      :class:`ValueError`. See ``docs/concurrency.md``.
+    * ``conflict_retries`` (``50``): how many times ``"merge"`` reloads and writes again
+      before it raises :class:`SessionConflictError`, pausing between attempts (1 ms doubling
+      to 50 ms, jittered); the pauses count against ``store_timeout``. ``0`` gives up at the
+      first conflict, as ``"raise"`` does.
 
     ``secret`` must not be empty: ``""``, ``b""``, an empty list or a list holding an empty
     secret raise :class:`ValueError` (a cookie signed with an empty key can be forged by
@@ -139,6 +157,8 @@ class SessionEngine:
         on_store_error: Literal["raise", "continue"] = "raise",
         max_session_bytes: int | None = None,
         touch_after: float | None = None,
+        on_conflict: ConflictPolicy | None = None,
+        conflict_retries: int = 50,
     ) -> None:
         if not isinstance(store, Store):
             raise TypeError(f"store must be a connectstore.Store, not {type(store).__name__}")
@@ -163,6 +183,9 @@ class SessionEngine:
         self.on_store_error = on_store_error
         self.max_session_bytes = check_session_bytes(max_session_bytes)
         self.touch_after = check_touch_after(touch_after)
+        self.on_conflict: ConflictPolicy = resolve_on_conflict(store, on_conflict)
+        self.conflict_retries = check_conflict_retries(conflict_retries)
+        self.merge_turns = MergeTurns()  # "merge": one merge of a session at a time, in process
         self.store_touches = supports(store, "touch")
         # Fixed cookie options are checked once, here, and not resolved again per request.
         self._fixed_options = None if callable(self.cookie) else _cookie_options(self.cookie)

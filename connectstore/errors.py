@@ -52,7 +52,7 @@ class SessionNotFoundError(StoreError, LookupError):
     """
 
 
-class SessionConflictError(StoreError):
+class SessionConflictError(StoreError, RuntimeError):
     """Another request changed (or destroyed) the session between this request's read and
     its write, and this request's changes were not written.
 

@@ -17,6 +17,9 @@ after ``index.js`` of express-session 1.19):
 
 A stored session that cannot be decoded is replaced by a new one and logged
 (:func:`log_corrupt_session`, shared with the integrations that load sessions themselves).
+
+Under ``on_conflict="merge"``/``"raise"`` the same calls are conditional (``get_versioned``,
+``set_if``, ``create`` for ``get`` and ``set``): :mod:`connectstore.conflicts`.
 """
 
 from __future__ import annotations
@@ -27,10 +30,11 @@ import time
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from connectstore.conflicts import ConditionalWrites
 from connectstore.cookie import Cookie, cookie_value
 from connectstore.errors import SessionDecodeError, SessionNotFoundError, SessionTooLargeError
 from connectstore.serializer import JSONSerializer, SessionData
-from connectstore.session import Session, session_hash
+from connectstore.session import Session, data_json, hash_json, session_hash
 from connectstore.signing import sign_cookie, unsign_cookie_key
 from connectstore.timeouts import within
 
@@ -79,6 +83,8 @@ class RequestSession:
         self._original_id: str | None = None
         self._original_hash: str | None = None
         self._saved_hash: str | None = None
+        # Under on_conflict "merge"/"raise": the version and data of the record read or written.
+        self._writes = None if engine.on_conflict == "overwrite" else ConditionalWrites(engine, self)
         # False when sessions do not apply to this request (path outside the cookie path, or
         # the store failed and on_store_error="continue").
         self._active = False
@@ -139,10 +145,10 @@ class RequestSession:
             self._generate()
             return
         try:
-            stored = await self._call(engine.store.get(self._cookie_id))
+            stored, version = await self._read(self._cookie_id)
         except SessionDecodeError as exc:
             log_corrupt_session(self._cookie_id, exc)
-            stored = None
+            stored = version = None
         except Exception:
             if engine.on_store_error == "raise":
                 raise
@@ -153,7 +159,7 @@ class RequestSession:
         if stored is None:
             self._generate()
         else:
-            self._inflate(self._cookie_id, stored)
+            self._inflate(self._cookie_id, stored, version)
 
     @property
     def session(self) -> Session | None:
@@ -196,7 +202,8 @@ class RequestSession:
                 await self._call(engine.store.destroy(self._sid))
             return []
         headers: list[str] = []
-        current = session_hash(session.data)  # the data cannot change until the store call
+        text = data_json(session.data)  # the data cannot change until the store call
+        current = hash_json(text)
         if self._should_set_cookie(session, current):
             if session.cookie.secure and not engine.is_secure(self._info):
                 logger.warning(
@@ -211,31 +218,33 @@ class RequestSession:
                 headers.append(session.cookie.serialize(engine.name, value))
         self._touch_once(session)
         if self._should_save(session, current):
-            await self.save(session, current)
+            await self.save(session, current, text)
+            if self._session is None:
+                return []  # "merge" found the session destroyed by another request: no cookie
         elif engine.store_touches and self._should_touch(session, current) and self._touch_due(session):
             await self._call(engine.store.touch(session.id, session.to_store()))
         return headers
 
     # --- what Session's methods do -------------------------------------------------------
 
-    async def save(self, session: Session, current: str | None = None) -> None:
+    async def save(self, session: Session, current: str | None = None, text: str | None = None) -> None:
         """Store ``session`` now and remember its data as saved; a session larger than
         ``max_session_bytes`` raises :class:`SessionTooLargeError` and nothing is written.
-        ``current`` is the data's :func:`session_hash` when the caller has it already.
+        ``current`` and ``text`` are the data's :func:`session_hash` and ``data_json`` when
+        the caller has them. Under ``"merge"``/``"raise"``: :meth:`_save_conditionally`.
         """
         stored = session.to_store()
-        limit = self._engine.max_session_bytes
-        if limit is not None:
-            size = len(_JSON.dumps(stored).encode("utf-8"))
-            if size > limit:
-                raise SessionTooLargeError(size, limit)
+        self._check_size(stored)
+        if self._engine.on_conflict != "overwrite":
+            await self._save_conditionally(session, stored, current, text)
+            return
         self._saved_hash = session_hash(session.data) if current is None else current
         self._stored_expires = session.cookie.expires_ms
         await self._call(self._engine.store.set(session.id, stored))
 
     async def reload(self, session: Session) -> None:
         """Replace ``session``'s data and cookie with what the store holds."""
-        stored = await self._call(self._engine.store.get(session.id))
+        stored, version = await self._read(session.id)
         if stored is None:
             raise SessionNotFoundError(f"failed to load session {session.id!r}")
         cookie, data = _split(session.id, stored)
@@ -243,11 +252,16 @@ class RequestSession:
         self._stored_expires = cookie.expires_ms
         session.data.clear()
         session.data.update(data)
+        if self._writes is not None:
+            self._writes.loaded(version, data_json(data))
 
     async def regenerate(self, session: Session) -> None:
         """Destroy ``session`` in the store and turn it into a new, empty one with a new id."""
         await self._call(self._engine.store.destroy(session.id))
+        old = session.id
         self._sid = session.id = self._engine.new_sid(self._info.request)
+        if self._writes is not None:
+            self._writes.regenerated(old, session.id)  # the new id is created, never merged
         session.cookie = self._engine.new_cookie(self._info)
         session.data.clear()
         self._session = session
@@ -256,7 +270,44 @@ class RequestSession:
         """Delete ``session`` from the store; the request has no session afterwards."""
         if self._session is session:
             self._session = None
+        if self._writes is not None:
+            self._writes.dropped(session.id)
         await self._call(self._engine.store.destroy(session.id))
+
+    async def _read(self, sid: str) -> tuple[SessionData | None, str | None]:
+        """The stored session under ``sid`` (None when missing) and, unless the policy is
+        ``"overwrite"`` (plain ``get``), its version: one store call either way.
+        """
+        store = self._engine.store
+        if self._engine.on_conflict == "overwrite":
+            return await self._call(store.get(sid)), None
+        found = await self._call(store.get_versioned(sid))
+        return (None, None) if found is None else found
+
+    def _check_size(self, stored: SessionData) -> None:
+        limit = self._engine.max_session_bytes
+        if limit is not None:
+            size = len(_JSON.dumps(stored).encode("utf-8"))
+            if size > limit:
+                raise SessionTooLargeError(size, limit)
+
+    async def _save_conditionally(
+        self, session: Session, stored: SessionData, current: str | None, text: str | None
+    ) -> None:
+        """``save`` under ``"merge"``/``"raise"`` (:class:`~connectstore.conflicts.ConditionalWrites`):
+        afterwards ``session`` holds what is stored (merged), or, if another request destroyed
+        it, nothing was written and the request has no session any more.
+        """
+        assert self._writes is not None
+        if text is None:
+            text = data_json(session.data)
+        saved = await self._writes.save(session, stored, text)
+        if saved is None:
+            if self._session is session:
+                self._session = None  # destroyed by another request: this one has none any more
+            return
+        self._saved_hash = current if saved.text is text and current is not None else hash_json(saved.text)
+        self._stored_expires = saved.expires
 
     async def _call(self, operation: Awaitable[T]) -> T:
         """A store call within what is left of this request's store time (``store_timeout``
@@ -272,16 +323,23 @@ class RequestSession:
         finally:
             self._store_seconds += time.monotonic() - started
 
+    def _time_left(self) -> float | None:
+        """Seconds of ``store_timeout`` this request has not spent yet (None: no bound)."""
+        limit = self._engine.store_timeout
+        return None if limit is None else limit - self._store_seconds
+
     # --- express-session's decision functions -------------------------------------------
 
     def _generate(self) -> None:
+        if self._writes is not None:
+            self._writes.loaded(None, "{}")
         sid = self._engine.new_sid(self._info.request)
         self._sid = sid
         self._session = Session(sid, self._engine.new_cookie(self._info), {}, self)
         self._original_id = sid
         self._original_hash = session_hash(self._session.data)
 
-    def _inflate(self, sid: str, stored: SessionData) -> None:
+    def _inflate(self, sid: str, stored: SessionData, version: str | None) -> None:
         try:
             cookie, data = _split(sid, stored)
         except SessionDecodeError as exc:
@@ -291,7 +349,10 @@ class RequestSession:
         self._session = Session(sid, cookie, data, self)
         self._stored_expires = cookie.expires_ms
         self._original_id = sid
-        self._original_hash = session_hash(data)
+        text = data_json(data)
+        self._original_hash = hash_json(text)
+        if self._writes is not None:
+            self._writes.loaded(version, text)
         if not self._engine.resave:
             self._saved_hash = self._original_hash
 

@@ -19,14 +19,34 @@ from connectstore.serializer import SessionData
 if TYPE_CHECKING:
     from connectstore.request_session import RequestSession
 
-__all__ = ["Session", "session_hash"]
+__all__ = ["Session", "data_json", "hash_json", "session_hash", "value_json"]
 
 
 def session_hash(data: MutableMapping[str, Any] | dict[str, Any]) -> str:
     """express-session's change detector: SHA-1 of the JSON of the data without ``cookie``."""
+    return hash_json(data_json(data))
+
+
+def data_json(data: MutableMapping[str, Any] | dict[str, Any]) -> str:
+    """The JSON text :func:`session_hash` hashes: the data without ``cookie``, compact.
+
+    The engine keeps it as the snapshot of a loaded session under ``on_conflict="merge"``
+    (it is computed for the hash anyway), to tell later which keys a request changed.
+    """
     if type(data) is not dict or "cookie" in data:
         data = {k: v for k, v in data.items() if k != "cookie"}
-    text = _HASH_ENCODER.encode(data)
+    return value_json(data)
+
+
+def value_json(value: Any) -> str:
+    """One value's JSON as :func:`data_json` writes it (compact, unescaped, ``repr`` for
+    what JSON cannot carry): equal texts mean the value did not change.
+    """
+    return _HASH_ENCODER.encode(value)
+
+
+def hash_json(text: str) -> str:
+    """:func:`session_hash` of data whose :func:`data_json` is ``text``."""
     return hashlib.sha1(text.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()
 
 
@@ -83,6 +103,11 @@ class Session(MutableMapping[str, Any]):
     async def save(self) -> None:
         """Store the session now (e.g. before a redirect). Not repeated at the end of the
         request unless the session is modified again afterwards.
+
+        Under the engine's ``on_conflict="merge"`` another request's write since this one
+        loaded the session is merged, and the session then holds the merged data (or, if
+        another request destroyed it, nothing is written and the request has no session);
+        ``"raise"`` raises :class:`~connectstore.errors.SessionConflictError` instead.
         """
         await self._request.save(self)
 

@@ -6,6 +6,8 @@ empty store; every clause of the contract becomes a test. See the README for the
 
 from connectstore_conformance.base import ConformanceBase, requires
 from connectstore_conformance.closing import CloseChecks
+from connectstore_conformance.conditional import ConditionalWriteChecks
+from connectstore_conformance.conditional_races import ConditionalRaceChecks
 from connectstore_conformance.corruption import CorruptRecordChecks
 from connectstore_conformance.hostile import ConcurrencyChecks, HostileSidChecks
 from connectstore_conformance.memory import ListingMemoryChecks
@@ -20,6 +22,8 @@ __all__ = [
     "HOSTILE_SIDS",
     "CloseChecks",
     "ConcurrencyChecks",
+    "ConditionalRaceChecks",
+    "ConditionalWriteChecks",
     "ConformanceBase",
     "CorruptRecordChecks",
     "HostileSidChecks",
@@ -42,9 +46,11 @@ class StoreConformance(
     OutageChecks,
     CorruptRecordChecks,
     ModelChecks,
+    ConditionalRaceChecks,
     ConcurrencyChecks,
     CloseChecks,
     HostileSidChecks,
+    ConditionalWriteChecks,
     ListingChecks,
     TouchChecks,
     RequiredMethodChecks,

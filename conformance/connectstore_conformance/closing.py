@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Mapping
 from typing import ClassVar, TypeVar
 
-from connectstore import Store, supports
+from connectstore import Store, Versioned, supports
 from connectstore_conformance.base import ConformanceBase
 from connectstore_conformance.sessions import make_session, without_cookie
-from connectstore_conformance.verdicts import SESSION, call, violation
+from connectstore_conformance.verdicts import SESSION, Literal, call, violation
 
 T = TypeVar("T")
 
@@ -30,9 +30,10 @@ class CloseChecks(ConformanceBase):
     close_keeps_data: ClassVar[bool] = True
 
     async def test_every_method_works_after_close(self, store: Store) -> None:
-        """After close(), get/set/touch/destroy and the declared listings and clear() work
-        (the store opens what it needs again), and a session written before close() is still
-        there (for a store whose data outlives its connection: ``close_keeps_data``).
+        """After close(), get/set/touch/destroy, the declared conditional writes
+        (get_versioned/set_if/create), listings and clear() work (the store opens what it
+        needs again), and a session written before close() is still there (for a store whose
+        data outlives its connection: ``close_keeps_data``).
         """
         await store.set("before", make_session(n=1))
         await store.close()
@@ -55,6 +56,7 @@ class CloseChecks(ConformanceBase):
             await self.expect_data(
                 store, "after", {"n": 2}, f"{why}; after {call('touch', 'after', SESSION)}"
             )
+        await self.conditional_writes_after_close(store, why)
         expected = {"after": {"n": 2}} | ({"before": {"n": 1}} if self.close_keeps_data else {})
         await self.expect_listings(store, expected, why)
         await store.destroy("after")
@@ -77,6 +79,36 @@ class CloseChecks(ConformanceBase):
         await self.expect_data(store, "second", {"n": 2}, "set() after close(), use, close()")
         if self.close_keeps_data:
             await self.expect_data(store, "first", {"n": 1}, "written before the second close()")
+
+    async def conditional_writes_after_close(self, store: Store, why: str) -> None:
+        """Each declared conditional write, made right after a close(): create() of a new sid
+        (destroyed again), then get_versioned() and set_if() of ``"after"`` (rewriting its
+        data as it is; written again first where closing ended the data).
+        """
+        if supports(store, "create"):
+            await store.close()
+            what = call("create", "created", SESSION)
+            created = await self.after_close(what, store.create("created", make_session(n=4)))
+            self.expect(isinstance(created, str) and created != "", what, "its version", created, why)
+            await self.expect_data(store, "created", {"n": 4}, f"{why}; after {what}")
+            await store.destroy("created")
+            if not self.close_keeps_data:
+                await store.set("after", make_session(n=2))  # closing ended it
+        if not supports(store, "get_versioned"):
+            return
+        await store.close()
+        if not self.close_keeps_data:
+            await store.set("after", make_session(n=2))
+        what = call("get_versioned", "after")
+        got = await self.after_close(what, store.get_versioned("after"))
+        self.expect(isinstance(got, Versioned), what, "the session {'n': 2} and its version", got, why)
+        if supports(store, "set_if") and isinstance(got, Versioned):
+            if self.close_keeps_data:
+                await store.close()
+            what = call("set_if", "after", SESSION, Literal("<its version>"))
+            written = await self.after_close(what, store.set_if("after", make_session(n=2), got.version))
+            self.expect(isinstance(written, str) and written != "", what, "its new version", written, why)
+        await self.expect_data(store, "after", {"n": 2}, why)
 
     async def after_close(self, what: str, step: Awaitable[T]) -> T:
         """What ``step`` (the call ``what``, made after close()) returns; any exception it

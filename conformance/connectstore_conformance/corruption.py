@@ -21,7 +21,7 @@ import pytest
 from connectstore import SessionDecodeError, Store, supports
 from connectstore_conformance.base import NOT_SUPPORTED, ConformanceBase, author_fixture
 from connectstore_conformance.sessions import make_session, without_cookie
-from connectstore_conformance.verdicts import call, shown
+from connectstore_conformance.verdicts import SESSION, Literal, call, shown
 
 #: What the ``corrupt_record`` fixture provides: ``await corrupt_record(sid)``.
 Corrupter = Callable[[str], Awaitable[None]]
@@ -125,6 +125,60 @@ class CorruptRecordChecks(ConformanceBase):
             await store.clear()
             await self.expect_data(store, "c-live", None, "clear() removes a corrupt record too")
             await self.expect_listed(store, listings, {}, "after clear() of a store holding a corrupt record")
+
+    async def test_corrupt_record_counts_as_present_for_conditional_writes(
+        self, store: Store, corrupter: Corrupter
+    ) -> None:
+        """A corrupt record is no session, yet it is there: get_versioned() of it raises
+        SessionDecodeError naming its sid, create() over it and set_if() with the version read
+        before it was corrupted return None and write nothing (get() still raises); after
+        destroy() removes it, create() succeeds.
+        """
+        declared = [name for name in ("get_versioned", "set_if", "create") if supports(store, name)]
+        if not declared:
+            pytest.skip(f"{NOT_SUPPORTED}: the store declares none of get_versioned, set_if, create")
+        await store.set("bad", make_session(n=1))
+        before = await store.get_versioned("bad") if "get_versioned" in declared else None
+        await corrupter("bad")
+        why = "'bad' holds a corrupt record"
+        if "get_versioned" in declared:
+            versioned = await answer_or_error(store.get_versioned("bad"))
+            self.expect(
+                isinstance(versioned, SessionDecodeError) and versioned.sid == "bad",
+                call("get_versioned", "bad"),
+                "SessionDecodeError(sid='bad'), as get() raises",
+                versioned,
+                why,
+            )
+        if "create" in declared:
+            outcome = await answer_or_error(store.create("bad", make_session(n=2)))
+            self.expect(
+                outcome is None,
+                call("create", "bad", SESSION),
+                "None (a corrupt record is there)",
+                outcome,
+                why,
+            )
+        if "set_if" in declared and before is not None:
+            what = call("set_if", "bad", SESSION, Literal("<its version before it was corrupted>"))
+            written = await answer_or_error(store.set_if("bad", make_session(n=3), before.version))
+            self.expect(written is None, what, "None (the record changed since)", written, why)
+        got = await answer_or_error(store.get("bad"))
+        self.expect(
+            isinstance(got, SessionDecodeError),
+            call("get", "bad"),
+            "SessionDecodeError: the corrupt record still there, nothing written over it",
+            got,
+            f"after the conditional writes over it ({', '.join(declared)})",
+        )
+        if "create" in declared:
+            await store.destroy("bad")
+            created = await store.create("bad", make_session(n=4))
+            what = call("create", "bad", SESSION)
+            self.expect(
+                isinstance(created, str) and created != "", what, "a version", created, "after destroy('bad')"
+            )
+            await self.expect_data(store, "bad", {"n": 4}, f"destroy('bad') then {what}")
 
     async def expect_listed(
         self, store: Store, listings: list[str], live: Mapping[str, object], detail: str

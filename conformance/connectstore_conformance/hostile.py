@@ -7,11 +7,16 @@ from typing import Any
 
 import pytest
 
-from connectstore import Store, supports
-from connectstore_conformance.base import ConformanceBase, requires
+from connectstore import NO_VERSION, Store, Versioned, supports
+from connectstore_conformance.base import NOT_SUPPORTED, ConformanceBase, requires
 from connectstore_conformance.corruption import answer_or_error
 from connectstore_conformance.sessions import HOSTILE_SIDS, make_session, without_cookie
-from connectstore_conformance.verdicts import SESSION, call, shown
+from connectstore_conformance.verdicts import SESSION, Literal, call, shown
+
+#: The methods whose only argument is the sid.
+ONE_ARGUMENT = ("get", "destroy", "get_versioned")
+#: Versions that are no version of any record: patterns, SQL, and NO_VERSION.
+VERSION_LIKE = ["*", "%", "' OR '1'='1", "x'); DROP TABLE sessions; --", NO_VERSION]
 
 #: Session ids of the wrong type, as a caller passing ``request.cookies.get(...)`` bytes, a
 #: numeric user id or a missing value would.
@@ -77,14 +82,17 @@ class HostileSidChecks(ConformanceBase):
         await self.expect_data(store, "victim", {"owner": "victim"}, "after touch() of every hostile sid")
 
     async def test_a_sid_that_is_not_a_str_raises_type_error(self, store: Store) -> None:
-        """get(), set(), destroy() and touch() of a sid that is not a str (an int, bytes,
-        None) raise TypeError before any write: the store holds nothing new afterwards.
+        """get(), set(), destroy(), touch() and the conditional writes (get_versioned(),
+        set_if(), create()) of a sid that is not a str (an int, bytes, None) raise TypeError
+        before any write: the store holds nothing new afterwards.
         """
         await store.set("victim", make_session(owner="victim"))
-        methods = ["get", "set", "destroy"] + (["touch"] if supports(store, "touch") else [])
+        optional = [name for name in ("touch", "get_versioned", "set_if", "create") if supports(store, name)]
+        methods = ["get", "set", "destroy", *optional]
         for sid in NOT_STR_SIDS:
             for method in methods:
-                args: tuple[object, ...] = (sid,) if method in ("get", "destroy") else (sid, SESSION)
+                args: tuple[object, ...] = (sid,) if method in ONE_ARGUMENT else (sid, SESSION)
+                args += ("v",) if method == "set_if" else ()
                 outcome = await answer_or_error(self.call_with(store, method, sid))
                 self.expect(
                     isinstance(outcome, TypeError),
@@ -92,7 +100,7 @@ class HostileSidChecks(ConformanceBase):
                     "TypeError (a session id is a str)",
                     outcome,
                 )
-        why = "after get/set/destroy/touch of sids that are no str (1, b'1', None)"
+        why = f"after {'/'.join(methods)} of sids that are no str (1, b'1', None)"
         for text in ("1", "b'1'", "None"):
             await self.expect_data(store, text, None, why)
         await self.expect_data(store, "victim", {"owner": "victim"}, why)
@@ -103,10 +111,77 @@ class HostileSidChecks(ConformanceBase):
 
     @staticmethod
     async def call_with(store: Store, method: str, sid: object) -> object:
-        """``store.<method>(sid[, session])``, with a sid of the wrong type on purpose."""
-        if method in ("get", "destroy"):
+        """``store.<method>(sid[, session[, version]])``, with a sid of the wrong type on purpose."""
+        if method in ONE_ARGUMENT:
             return await getattr(store, method)(sid)
+        if method == "set_if":
+            return await store.set_if(sid, make_session(owner="intruder"), "v")  # type: ignore[arg-type]
         return await getattr(store, method)(sid, make_session(owner="intruder"))
+
+    async def test_conditional_writes_of_hostile_sids_touch_only_themselves(self, store: Store) -> None:
+        """create() and set_if() of each hostile sid write that sid alone: create() finds no
+        session where only others are stored, set_if() with another sid's version or a
+        pattern-like or SQL-like version writes nothing, and the other sessions keep their
+        data and version.
+        """
+        creates, sets_if = supports(store, "create"), supports(store, "set_if")
+        if not (creates or sets_if):
+            pytest.skip(f"{NOT_SUPPORTED}: the store declares neither create nor set_if")
+        await store.set("victim", make_session(owner="victim"))
+        victim = await self.version_of(store, "victim")
+        for sid in HOSTILE_SIDS:
+            if creates:
+                created = await store.create(sid, make_session(sid=sid))
+                what = call("create", sid, SESSION)
+                self.expect(
+                    bool(created) and isinstance(created, str),
+                    what,
+                    "a version",
+                    created,
+                    "only 'victim' is stored",
+                )
+            else:
+                await store.set(sid, make_session(sid=sid))
+            if sets_if:
+                versions = [(Literal("<the version of 'victim'>"), victim)]
+                await self.expect_set_if_refused(store, sid, versions + [(v, v) for v in VERSION_LIKE])
+                version = await self.version_of(store, sid)
+                what = call("set_if", sid, SESSION, Literal("<its version>"))
+                written = await store.set_if(sid, make_session(sid=sid, step="rewritten"), version)
+                self.expect(bool(written) and isinstance(written, str), what, "a version", written)
+        expected = {"step": "rewritten"} if sets_if else {}
+        for sid in HOSTILE_SIDS:
+            await self.expect_data(store, sid, {"sid": sid, **expected})
+        why = "after create()/set_if() of every hostile sid"
+        await self.expect_data(store, "victim", {"owner": "victim"}, why)
+        if sets_if:
+            self.expect_equal(
+                call("get_versioned", "victim") + ".version",
+                await self.version_of(store, "victim"),
+                victim,
+                why,
+            )
+
+    async def version_of(self, store: Store, sid: str) -> str:
+        """The version get_versioned() reports for ``sid`` ("" when the store has none)."""
+        if not supports(store, "get_versioned"):
+            return ""
+        got = await store.get_versioned(sid)
+        self.expect(
+            isinstance(got, Versioned), call("get_versioned", sid), "Versioned(session, version)", got
+        )
+        assert isinstance(got, Versioned)
+        return got.version
+
+    async def expect_set_if_refused(self, store: Store, sid: str, versions: list[tuple[str, str]]) -> None:
+        """Fail unless set_if(sid, ...) with each of ``versions`` (as shown, version; none of
+        them ``sid``'s own) returns None and leaves ``sid``'s data as it was.
+        """
+        for shown_as, version in versions:
+            what = call("set_if", sid, SESSION, shown_as)
+            got = await store.set_if(sid, make_session(owner="attacker"), version)
+            self.expect_equal(what, got, None, "the version is not the one of this sid's record")
+        await self.expect_data(store, sid, {"sid": sid}, "after set_if() with versions that are not its own")
 
 
 class ConcurrencyChecks(ConformanceBase):

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from connectstore import SessionData, Store, StoreUnavailableError
+from connectstore import SessionData, Store, StoreUnavailableError, Versioned, supports
 from connectstore_conformance.base import ConformanceBase, author_fixture
 from connectstore_conformance.sessions import make_session
 
@@ -90,13 +90,16 @@ class OutageChecks(ConformanceBase):
         outage: Outage = author_fixture(request, "backend_outage", "fail fast and recovery")
         return outage
 
-    def _calls(self, store: Store) -> dict[str, Callable[[], Awaitable[Any]]]:
+    def _calls(self, store: Store, version: str | None) -> dict[str, Callable[[], Awaitable[Any]]]:
         """One call of every method the store offers, reads first, then writes that leave
         the session ``"before"`` as it is (``clear`` is not called: a backend only partly
-        down might honour it).
+        down might honour it). ``version`` is the version of ``"before"`` (None without
+        ``get_versioned``): ``set_if`` rewrites it with the very same session.
         """
         calls: dict[str, Callable[[], Awaitable[Any]]] = {"get('before')": lambda: store.get("before")}
         capabilities = store.capabilities
+        if "get_versioned" in capabilities:
+            calls["get_versioned('before')"] = lambda: store.get_versioned("before")
         if "all" in capabilities:
             calls["all()"] = store.all
         if "length" in capabilities:
@@ -107,18 +110,39 @@ class OutageChecks(ConformanceBase):
             calls["items()"] = lambda: listed(store.items())
         calls["set('during')"] = lambda: store.set("during", make_session(step="during"))
         calls["destroy('ghost')"] = lambda: store.destroy("ghost")
+        if "set_if" in capabilities and version is not None:
+            calls["set_if('before', <the same session>, <its version>)"] = lambda: store.set_if(
+                "before", make_session(step="before"), version
+            )
+        if "create" in capabilities:
+            calls["create('before')"] = lambda: store.create("before", make_session(step="other"))
         if "touch" in capabilities:
             calls["touch('before')"] = lambda: store.touch("before", make_session(step="before"))
         return calls
 
-    def _expected(self, before: SessionData) -> dict[str, Any]:
-        """The right answer of each read while only ``"before"`` is stored."""
+    def _expected(self, before: SessionData) -> dict[str, tuple[str, Callable[[Any], bool]]]:
+        """The right answer of each call that answers while only ``"before"`` is stored, shown
+        and as a test (a conditional write that claims a conflict hides the outage as one).
+        """
+
+        def equals(expected: object) -> tuple[str, Callable[[Any], bool]]:
+            return repr(expected), lambda answer: bool(answer == expected)
+
         return {
-            "get('before')": before,
-            "all()": {"before": before},
-            "length()": 1,
-            "ids()": ["before"],
-            "items()": [("before", before)],
+            "get('before')": equals(before),
+            "get_versioned('before')": (
+                f"Versioned({before!r}, <a version>)",
+                lambda answer: isinstance(answer, Versioned) and answer.session == before,
+            ),
+            "all()": equals({"before": before}),
+            "length()": equals(1),
+            "ids()": equals(["before"]),
+            "items()": equals([("before", before)]),
+            "set_if('before', <the same session>, <its version>)": (
+                "its new version (a str)",
+                lambda answer: isinstance(answer, str),
+            ),
+            "create('before')": equals(None),
         }
 
     async def test_backend_outage_fails_fast_with_store_unavailable(
@@ -130,18 +154,23 @@ class OutageChecks(ConformanceBase):
         """
         before = make_session(step="before")
         await store.set("before", before)
+        version = None
+        if supports(store, "get_versioned"):
+            versioned = await store.get_versioned("before")
+            version = versioned.version if isinstance(versioned, Versioned) else None
         bound = self.outage_bound * self.time_scale
-        expected = self._expected(before)
+        right = self._expected(before)
         unavailable: list[str] = []
         async with outage():
-            for what, call in self._calls(store).items():
+            for what, call in self._calls(store, version).items():
                 kind, value = await bounded(f"{type(store).__name__}.{what}", call(), bound)
                 if kind == UNAVAILABLE:
                     unavailable.append(what)
-                elif what in expected:
-                    assert value == expected[what], (
+                elif what in right:
+                    shown, is_right = right[what]
+                    assert is_right(value), (
                         f"{what} answered {value!r} while the backend was down; "
-                        f"expected {expected[what]!r} or StoreUnavailableError"
+                        f"expected {shown} or StoreUnavailableError"
                     )
         assert unavailable, (
             "every call answered while the backend was down: the backend_outage fixture took "

@@ -11,11 +11,15 @@ response. A handler that prepares its response itself (streaming, WebSocket) cal
 
 Any other exception leaves the store untouched (the changes of a failed request are
 dropped) and propagates: aiohttp answers 500. So does a store error while loading, unless
-the engine's ``on_store_error="continue"``.
+the engine's ``on_store_error="continue"``. A :class:`~connectstore.SessionConflictError`
+while ending the request (a concurrent request changed the session and this request's
+changes were not written: ``on_conflict="raise"``, or a merge that gave up) is answered
+409 with ``{"error": "SessionConflictError"}`` and logged as one WARNING line.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -23,6 +27,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from connectstore.engine import RequestInfo, SessionEngine
+from connectstore.errors import SessionConflictError
 from connectstore.request_session import RequestSession
 from connectstore.session import Session
 from connectstore.store import Store
@@ -87,12 +92,22 @@ def session_middleware(
         try:
             response = await handler(request)
         except web.HTTPException as exc:
-            await commit_session(request, exc)
+            await _commit_or_conflict(request, exc)
             raise
-        await commit_session(request, response)
+        await _commit_or_conflict(request, response)
         return response
 
     return middleware
+
+
+async def _commit_or_conflict(request: web.Request, response: web.StreamResponse) -> None:
+    """:func:`commit_session`, with a conflict answered 409 (``web.HTTPConflict``)."""
+    try:
+        await commit_session(request, response)
+    except SessionConflictError as exc:
+        logger.warning("the request's session changes were not written: %s", exc)
+        body = json.dumps({"error": "SessionConflictError"})
+        raise web.HTTPConflict(text=body, content_type="application/json") from None
 
 
 def get_session(request: web.Request) -> Session | None:

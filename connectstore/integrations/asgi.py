@@ -7,9 +7,13 @@ express's ``req.session = null``. The store is written and the ``Set-Cookie`` he
 when the application starts its response, so the session is stored before the client can
 send its next request. If the store fails at that point (the handler has finished, so the
 application cannot handle it), the middleware answers the request itself: 503 with
-``{"error": "StoreUnavailableError"}`` when the store is unavailable, else 500 with the
-error's class (``{"error": "SessionTooLargeError"}`` for a session over the engine's
-``max_session_bytes``), and logs it.
+``{"error": "StoreUnavailableError"}`` when the store is unavailable, 409 with
+``{"error": "SessionConflictError"}`` when a concurrent request changed the session and
+this request's changes were not written (the engine's ``on_conflict="raise"``, or a merge
+that gave up: the client may retry), else 500 with the error's class
+(``{"error": "SessionTooLargeError"}`` for a session over the engine's
+``max_session_bytes``), and logs it (a conflict as one WARNING line, without a traceback:
+it is an expected outcome of the policy, not a failure).
 
 Lazy loading (``SessionMiddleware(app, engine, lazy=True)``): the session is loaded from
 the store only when the application asks for it with ``await load_session(request)``
@@ -31,7 +35,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, cast
 
 from connectstore.engine import RequestInfo, SessionEngine
-from connectstore.errors import StoreUnavailableError
+from connectstore.errors import SessionConflictError, StoreUnavailableError
 from connectstore.request_session import RequestSession
 from connectstore.session import Session
 
@@ -122,7 +126,10 @@ class SessionMiddleware:
             # The application saw the store's failure through send() after its handler had
             # finished; the client has its answer. Log the store error itself, not whatever
             # the framework wrapped it in.
-            logger.error("the session store failed while ending the request", exc_info=commit_error)
+            if isinstance(commit_error, SessionConflictError):
+                logger.warning("the request's session changes were not written: %s", commit_error)
+            else:
+                logger.error("the session store failed while ending the request", exc_info=commit_error)
 
 
 _REQUEST_KEY = "connectstore.request_session"
@@ -183,8 +190,15 @@ async def load_session(request: Any) -> Session | None:
 
 
 async def _send_store_error(send: Send, exc: Exception) -> None:
-    """Answer ``{"error": "<error class>"}``: 503 when the store is unavailable, else 500."""
-    status = 503 if isinstance(exc, StoreUnavailableError) else 500
+    """Answer ``{"error": "<error class>"}``: 503 when the store is unavailable, 409 for a
+    conflict with a concurrent request, else 500.
+    """
+    if isinstance(exc, StoreUnavailableError):
+        status = 503
+    elif isinstance(exc, SessionConflictError):
+        status = 409
+    else:
+        status = 500
     body = json.dumps({"error": type(exc).__name__}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -12,7 +12,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from connectstore import MemoryStore, SessionData, StoreUnavailableError
+from connectstore import MemoryStore, SessionData, StoreUnavailableError, Versioned
 
 
 class OutageAware(MemoryStore):
@@ -48,6 +48,18 @@ class OutageAware(MemoryStore):
     async def clear(self) -> None:
         await self.reach()
         await super().clear()
+
+    async def get_versioned(self, sid: str) -> Versioned | None:
+        await self.reach()
+        return await super().get_versioned(sid)
+
+    async def set_if(self, sid: str, session: SessionData, version: str) -> str | None:
+        await self.reach()
+        return await super().set_if(sid, session, version)
+
+    async def create(self, sid: str, session: SessionData) -> str | None:
+        await self.reach()
+        return await super().create(sid, session)
 
     async def items(self) -> AsyncIterator[tuple[str, SessionData]]:
         await self.reach()

@@ -62,6 +62,27 @@ def test_memory_store_passes_with_a_readable_report() -> None:
     assert (
         "  N/S   clear() of one store leaves the sessions of another namespace on the same backend." in lines
     )
+    assert "get_versioned, set_if, create (optional conditional writes)" in lines
+    assert "Racing conditional writes: set_if, create" in lines
+    assert (
+        "  PASS  set_if() of a session destroyed since its version was read (a late request after a "
+        "logout) returns None and writes nothing: the session stays gone." in lines
+    )
+
+
+def test_a_store_whose_set_if_is_not_atomic_fails_the_race_clauses(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    result = check("tests.conformance.broken_conditional:SetIfNotAtomic", "--json", str(report), *FAST)
+    assert result.returncode == 1, result.stdout + result.stderr
+    data = json.loads(report.read_text())
+    failed = {r["test"]: r["group"] for r in data["results"] if r["outcome"] == "failed"}
+    races = "Racing conditional writes: set_if, create"
+    assert failed == {
+        "test_concurrent_set_if_on_one_version_has_one_winner": races,
+        "test_counter_incremented_through_set_if_loses_no_increment": races,
+    }, result.stdout
+    assert "expected exactly one winner (a version) and 19 None, got 20 winners" in result.stdout
+    assert_totals(result.stdout, failed=2)
 
 
 def test_a_broken_store_fails_with_the_clause_and_the_reason(tmp_path: Path) -> None:
@@ -96,6 +117,8 @@ def test_a_store_without_optional_methods_reports_not_supported() -> None:
         "N/S   touch() of a sid that does not exist is a no-op: it never creates a session." in result.stdout
     )
     assert "(not supported: MinimalStore does not declare 'touch')" in result.stdout
+    assert "(not supported: MinimalStore does not declare 'set_if')" in result.stdout
+    assert "(not supported: MinimalStore does not declare 'create')" in result.stdout
 
 
 def test_an_async_factory_target(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from connectstore_conformance import (
     TouchChecks,
 )
 from connectstore_conformance.verdicts import SuiteInternalError, attributed
+from tests.conformance import broken_conditional
 from tests.tools import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,7 +36,7 @@ import pytest_asyncio
 
 from connectstore import Store
 from connectstore_conformance import StoreConformance
-from tests.conformance import broken_resilience, broken_stores
+from tests.conformance import broken_conditional, broken_resilience, broken_stores
 
 
 class TestBroken(StoreConformance):
@@ -63,6 +64,15 @@ CORRUPTIBLE = """
     @pytest.fixture
     def corrupt_record(self, store):
         return broken_resilience.corrupter_of(store)
+"""
+
+OUTAGE = """
+    outage_bound = 2.0
+    recovery_bound = 3.0
+
+    @pytest.fixture
+    def backend_outage(self, store):
+        return broken_resilience.outage_of(store)
 """
 
 CASES = {
@@ -126,6 +136,13 @@ EXACTLY = {
 }
 EDGES = {"ListingsRaiseOnCorrupt", "FailsAfterClose", "AttributeErrorForNonStrSid"}
 
+#: The broken conditional writes (their expectations: test_conditional_strength.py).
+CONDITIONAL_STORES = {
+    name
+    for name, value in vars(broken_conditional).items()
+    if isinstance(value, type) and value.__module__ == broken_conditional.__name__
+}
+
 
 def run_suite(
     pytester: pytest.Pytester, store_class: str, *args: str, knobs: str = ""
@@ -137,6 +154,10 @@ def run_suite(
         make = "store = broken_stores.ClearRemovesForeignData(backend, 'sess:')"
         fixture_args = "self, backend: broken_stores.SharedBackend"
         extra = NAMESPACED
+    elif store_class in CONDITIONAL_STORES:
+        make = f"store = broken_conditional.{store_class}()"
+        fixture_args = "self"
+        extra = CORRUPTIBLE + (OUTAGE if store_class == "ConditionalHidesOutage" else "")
     else:
         make = f"store = broken_stores.{store_class}()"
         fixture_args = "self"

@@ -2,6 +2,9 @@
 
 Each test names the row of express-session's behaviour it reproduces (index.js 1.19:
 shouldSave / shouldTouch / shouldSetCookie / shouldDestroy, connect-contract.md 1.6).
+The engine runs with ``on_conflict="overwrite"``, so the store sees express-session's very
+calls (get/set); tests/engine/test_conflict_calls.py shows the other policies make the same
+calls in their conditional form.
 """
 
 from __future__ import annotations
@@ -10,13 +13,20 @@ import re
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
 
-from connectstore import MemoryStore
+from connectstore import MemoryStore, Store
 from connectstore.signing import decode_uri_component, sign_cookie, unsign_cookie
-from tests.engine.apps import call, make_app
+from tests.engine import apps
+from tests.engine.apps import call
 from tests.engine.recording import RecordingStore
 
 MINUTE = {"max_age": 60}
+
+
+def make_app(store: Store, **options: Any) -> Starlette:
+    """The test app, its engine making express-session's plain calls."""
+    return apps.make_app(store, on_conflict="overwrite", **options)
 
 
 def sid_of(set_cookie: str) -> str | None:

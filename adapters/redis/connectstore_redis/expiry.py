@@ -31,7 +31,15 @@ from connectstore import SerializationError, Serializer, SessionData, SessionDec
 from connectstore.cookie import format_expires
 from connectstore.expiry import session_expires
 
-__all__ = ["LATENCY_MS", "ROUNDING_MS", "UNREAD", "CookieChecked", "live_session"]
+__all__ = [
+    "ANY_LIVE_KEY",
+    "LATENCY_MS",
+    "ROUNDING_MS",
+    "UNREAD",
+    "CookieChecked",
+    "live_session",
+    "pttl_floor",
+]
 
 ROUNDING_MS = 1000
 """``EX`` takes whole seconds, rounded up: a key outlives its cookie by less than this."""
@@ -110,3 +118,25 @@ def live_session(
         return session if expires > now else None
     session["cookie"]["expires"] = format_expires(deadline)  # the key dies first (or is trusted)
     return session
+
+
+ANY_LIVE_KEY = -2
+""":func:`pttl_floor` of a record that lives as long as its key: every key that exists has a
+PTTL above it (``-1``: no TTL)."""
+
+
+def pttl_floor(expires: int | None, now: int, *, trust_key_ttl: bool = False) -> int | None:
+    """The PTTL (ms) a key must have, above this, for the record stored in it to be live at
+    ``now``, by :func:`live_session`'s rule; None when no TTL keeps it alive.
+
+    ``expires`` is the stored cookie's expiry. A cookie that has not expired (or has no
+    expiry) lives as long as its key (:data:`ANY_LIVE_KEY`). An expired one is dead, unless
+    ``trust_key_ttl`` and its key was extended past the cookie by more than ``EX``'s rounding.
+    Lets a compare-and-set script check, atomically with the write, that the record it
+    compares is still live, without reading the cookie itself.
+    """
+    if expires is None or expires > now:
+        return ANY_LIVE_KEY
+    if not trust_key_ttl:
+        return None
+    return max(0, expires + ROUNDING_MS + LATENCY_MS - now)  # never -1: a key without TTL

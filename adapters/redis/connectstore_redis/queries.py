@@ -11,10 +11,14 @@ import hashlib
 from typing import Any
 
 __all__ = [
+    "CREATE_SCRIPT",
+    "CREATE_SHA",
     "FETCH_SCRIPT",
     "FETCH_SHA",
     "GET_SCRIPT",
     "GET_SHA",
+    "SET_IF_SCRIPT",
+    "SET_IF_SHA",
     "TOUCH_SCRIPT",
     "TOUCH_SHA",
     "Fetched",
@@ -68,12 +72,74 @@ delete). Returns 1 when written, 0 when the key changed or vanished in between (
 concurrent ``set`` or ``destroy`` wins; nothing is overwritten).
 """
 
+SET_IF_SCRIPT = """
+local value = redis.pcall('GET', KEYS[1])
+if type(value) ~= 'string' or redis.sha1hex(value) ~= ARGV[1] then return 0 end
+local floor = tonumber(ARGV[2])
+if floor > -2 and redis.call('PTTL', KEYS[1]) <= floor then return 0 end
+local ttl = tonumber(ARGV[4])
+if ttl == nil then
+  redis.call('SET', KEYS[1], ARGV[3])
+elseif ttl <= 0 then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], ARGV[3], 'EX', ttl)
+end
+return 1
+"""
+"""Compare-and-set for ``set_if``: write only if the value's SHA-1 is still ``ARGV[1]`` and
+the key's PTTL is above ``ARGV[2]`` (the record is still live; ``-2``: any key, not read).
+
+``ARGV[3]`` is the new value, ``ARGV[4]`` its TTL as for :data:`TOUCH_SCRIPT`. Returns 1
+when written (or deleted), 0 when the record changed, vanished or expired.
+"""
+
+CREATE_SCRIPT = """
+local value = redis.pcall('GET', KEYS[1])
+if type(value) == 'string' then
+  local ok, record = pcall(cjson.decode, value)
+  local cookie = ok and type(record) == 'table' and record.cookie
+  local expires = type(cookie) == 'table' and cookie.expires
+  if expires == cjson.null then return 0 end
+  if type(expires) ~= 'string'
+    or not string.find(expires, '^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d%.%d%d%dZ$')
+    or (expires <= ARGV[1] and ARGV[2] == '1') then
+    return redis.call('PTTL', KEYS[1]) .. ' ' .. value
+  end
+  if expires > ARGV[1] then return 0 end
+end
+local ttl = tonumber(ARGV[4])
+if ttl == nil then
+  redis.call('SET', KEYS[1], ARGV[3])
+elseif ttl <= 0 then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], ARGV[3], 'EX', ttl)
+end
+return 1
+"""
+"""Create-if-absent for ``create``: write ``ARGV[3]`` (TTL ``ARGV[4]``, as for
+:data:`TOUCH_SCRIPT`) unless the key holds a live session.
+
+The script judges the stored record itself in the usual case: a cookie expiring in
+JavaScript's own ``toJSON`` form compares with ``ARGV[1]`` (now, in the same form) as
+text, and ``expires: null`` lives as long as its key. Returns 1 when written, 0 when a
+live session is there, and ``"<pttl> <value>"`` (as :data:`GET_SCRIPT`) when only the
+client can judge: an expiry in another form, a record that is not a JSON session (corrupt
+or not, the client's decoder decides), or an expired cookie whose key TTL may keep it
+alive (``ARGV[2]`` = ``1``: ``trust_key_ttl``).
+"""
+
 GET_SHA = hashlib.sha1(GET_SCRIPT.encode()).hexdigest()
 """``EVALSHA`` name of :data:`GET_SCRIPT`."""
 FETCH_SHA = hashlib.sha1(FETCH_SCRIPT.encode()).hexdigest()
 """``EVALSHA`` name of :data:`FETCH_SCRIPT`."""
 TOUCH_SHA = hashlib.sha1(TOUCH_SCRIPT.encode()).hexdigest()
 """``EVALSHA`` name of :data:`TOUCH_SCRIPT`."""
+SET_IF_SHA = hashlib.sha1(SET_IF_SCRIPT.encode()).hexdigest()
+"""``EVALSHA`` name of :data:`SET_IF_SCRIPT`."""
+CREATE_SHA = hashlib.sha1(CREATE_SCRIPT.encode()).hexdigest()
+"""``EVALSHA`` name of :data:`CREATE_SCRIPT`."""
 
 
 def split_fetched(reply: Any) -> Fetched:

@@ -8,7 +8,8 @@ a session whose ``cookie.expires`` has passed is never returned or listed, listi
 ``clear`` escape the prefix and work in bounded batches and memory over every Cluster
 primary, every call fails fast with :class:`~connectstore.StoreUnavailableError` when Redis
 is down (a circuit breaker keeps failing calls instant), and one store works on any event
-loop.
+loop. The conditional writes (``get_versioned``, ``set_if``, ``create``) are one Lua call
+each: :mod:`connectstore_redis.conditional`.
 """
 
 from __future__ import annotations
@@ -24,18 +25,17 @@ from connectstore import (
     CircuitBreaker,
     Credentials,
     JSONSerializer,
-    ListingFromItems,
-    SerializationError,
     Serializer,
     SessionData,
     StoreError,
+    Versioned,
     check_sid,
     decode_listed,
     decode_session,
     now_ms,
-    ttl_seconds,
 )
 from connectstore_redis.clients import describe_client, secrets_of_client
+from connectstore_redis.conditional import ConditionalWrites
 from connectstore_redis.dedupe import DEFAULT_WINDOW, RecentKeys
 from connectstore_redis.expiry import CookieChecked, live_session
 from connectstore_redis.failures import Bounded
@@ -72,7 +72,7 @@ DEFAULT_BATCH_SIZE = 100
 """Keys per SCAN (its COUNT) and at most per command of a listing or ``clear``."""
 
 
-class RedisStore(ListingFromItems):
+class RedisStore(ConditionalWrites):
     """A session store on Redis (``redis.asyncio.Redis``) or Redis Cluster (``RedisCluster``).
 
     ``client``
@@ -120,7 +120,9 @@ class RedisStore(ListingFromItems):
         errors and the breaker apply per call. On by default; a Cluster ignores it.
     """
 
-    capabilities: ClassVar[frozenset[str]] = frozenset({"touch", "all", "clear", "length", "ids", "items"})
+    capabilities: ClassVar[frozenset[str]] = frozenset(
+        {"touch", "all", "clear", "length", "ids", "items", "get_versioned", "set_if", "create"}
+    )
 
     def __init__(
         self,
@@ -317,6 +319,20 @@ class RedisStore(ListingFromItems):
             stored["cookie"] = session["cookie"]
         await loop.topology.replace(key, value, self._encode(stored), None if self.disable_ttl else ttl)
 
+    async def get_versioned(self, sid: str) -> Versioned | None:
+        """:meth:`get` and the version of the record read, in the same single round trip
+        (see :mod:`~connectstore_redis.conditional`).
+        """
+        return await self._get_versioned(sid)
+
+    async def set_if(self, sid: str, session: SessionData, version: str) -> str | None:
+        """:meth:`set` only if the live record still has ``version``: one Lua call."""
+        return await self._set_if(sid, session, version)
+
+    async def create(self, sid: str, session: SessionData) -> str | None:
+        """:meth:`set` only if no live session is stored under ``sid``: one Lua call."""
+        return await self._create(sid, session)
+
     async def items(self) -> AsyncIterator[tuple[str, SessionData]]:
         """Stream ``(sid, session)`` for live sessions, ``batch_size`` keys per round trip.
 
@@ -375,25 +391,3 @@ class RedisStore(ListingFromItems):
             keys = reply if recent is None else [key for key in reply if recent.first_time(key)]
             for start in range(0, len(keys), size):
                 yield keys[start : start + size]
-
-    def _live(self, sid: str, value: bytes | str, pttl: int, now: int) -> SessionData | None:
-        """The stored ``value`` of ``sid`` as :meth:`get` reports it, or None when expired."""
-        session = decode_session(checked := CookieChecked(self.serializer), sid, value)
-        return live_session(session, pttl, now, trust_key_ttl=self.trust_key_ttl, expires=checked.expires)
-
-    def _encode(self, session: SessionData) -> bytes:
-        text = self.serializer.dumps(session)
-        if isinstance(text, bytes):
-            return text
-        try:
-            return text.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise SerializationError(f"the serialized session is not valid UTF-8: {exc}") from exc
-
-    def _ttl_for(self, session: SessionData) -> int:
-        if self._ttl_function is None:
-            return ttl_seconds(session, self._default_ttl)
-        seconds = self._ttl_function(session)
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
-            raise ValueError(f"the ttl function returned {seconds!r}, not a number of seconds")
-        return math.ceil(seconds)

@@ -29,10 +29,14 @@ from connectstore import StoreError
 from connectstore_redis.failures import Bounded
 from connectstore_redis.pipeline import AutoPipeline
 from connectstore_redis.queries import (
+    CREATE_SCRIPT,
+    CREATE_SHA,
     FETCH_SCRIPT,
     FETCH_SHA,
     GET_SCRIPT,
     GET_SHA,
+    SET_IF_SCRIPT,
+    SET_IF_SHA,
     TOUCH_SCRIPT,
     TOUCH_SHA,
     Fetched,
@@ -72,6 +76,29 @@ class Topology(abc.ABC):
         ttl_arg = "" if ttl is None else str(ttl)
         written = await self.script(TOUCH_SHA, TOUCH_SCRIPT, (key,), (expected, value, ttl_arg))
         return bool(written)
+
+    async def set_if(self, key: bytes, digest: str, floor: int, value: bytes, ttl: int | None) -> bool:
+        """Write ``value`` (TTL as for :meth:`replace`) if ``key``'s value still has SHA-1
+        ``digest`` and a PTTL above ``floor``; False otherwise. One atomic round trip.
+        """
+        ttl_arg = "" if ttl is None else str(ttl)
+        args = (digest, str(floor), value, ttl_arg)
+        return bool(await self.script(SET_IF_SHA, SET_IF_SCRIPT, (key,), args))
+
+    async def create(
+        self, key: bytes, now: str, trust_key_ttl: bool, value: bytes, ttl: int | None
+    ) -> bool | Fetched:
+        """Write ``value`` (TTL as for :meth:`replace`) unless ``key`` holds a live session at
+        ``now`` (JavaScript's ``toJSON`` form). One atomic round trip.
+
+        True when written, False when a live session is there, or the stored
+        :data:`~connectstore_redis.queries.Fetched` record when the caller must judge it
+        (see :data:`~connectstore_redis.queries.CREATE_SCRIPT`).
+        """
+        ttl_arg = "" if ttl is None else str(ttl)
+        args = (now, "1" if trust_key_ttl else "0", value, ttl_arg)
+        reply = await self.script(CREATE_SHA, CREATE_SCRIPT, (key,), args)
+        return bool(reply) if isinstance(reply, int) else split_fetched(reply)
 
     async def script(
         self, sha: str, script: str, keys: Sequence[bytes | str], args: Sequence[bytes | str] = ()

@@ -10,10 +10,16 @@ import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from connectstore import StoreError
-from connectstore_sqlite.queries import Statements
+from connectstore import Serializer, StoreError
+from connectstore_sqlite.queries import (
+    COOKIE_EXPIRED_FUNCTION,
+    REPLACE_COOKIE_FUNCTION,
+    Statements,
+    cookie_expired,
+    cookie_replacer,
+)
 
-__all__ = ["MEMORY", "SQLFunction", "connect", "connect_reader"]
+__all__ = ["MEMORY", "SQLFunction", "connect", "connect_reader", "connector"]
 
 logger = logging.getLogger("connectstore_sqlite")
 
@@ -83,6 +89,25 @@ def connect_reader(path: str, functions: Mapping[str, SQLFunction]) -> sqlite3.C
         conn.close()
         raise
     return conn
+
+
+def connector(
+    path: str, statements: Statements, timeout: float, synchronous: str, serializer: Serializer
+) -> tuple[Callable[[], sqlite3.Connection], Callable[[], sqlite3.Connection | None]]:
+    """What opens the store's connection and its reader (on its worker thread), with the SQL functions.
+
+    The connection holds its SQL functions where the garbage collector cannot see: none of
+    them (nor this opener) may refer to the store, or a forgotten store could never be
+    collected.
+    """
+    functions: dict[str, SQLFunction] = {
+        REPLACE_COOKIE_FUNCTION: (2, cookie_replacer(serializer)),
+        COOKIE_EXPIRED_FUNCTION: (3, cookie_expired),
+    }
+    return (
+        lambda: connect(path, statements, timeout=timeout, synchronous=synchronous, functions=functions),
+        lambda: connect_reader(path, functions),
+    )
 
 
 def check_layout(conn: sqlite3.Connection, statements: Statements, path: str) -> None:

@@ -96,14 +96,18 @@ class Connection:
         """:meth:`fetch`, with ``sqlite3.Error`` raised as it is (for a caller that tells them apart)."""
         return await self._call(partial(_fetchall, sql, parameters), write=not read)
 
-    async def delete(self, sql: str, parameters: Parameters) -> int:
-        """Run one DELETE (a write); return how many rows it deleted."""
+    async def change(self, sql: str, parameters: Parameters) -> int:
+        """Run one write (DELETE, UPDATE, INSERT); return how many rows it changed.
 
-        def delete(conn: sqlite3.Connection) -> int:
+        Its own count, also when it shares a transaction with other writes: a conditional
+        write (``set_if``, ``create``) tells its caller whether it wrote.
+        """
+
+        def change(conn: sqlite3.Connection) -> int:
             return conn.execute(sql, parameters).rowcount
 
         try:
-            return await self._call(delete, write=True)
+            return await self._call(change, write=True)
         except sqlite3.Error as exc:
             raise translate(exc, self._name) from exc
 

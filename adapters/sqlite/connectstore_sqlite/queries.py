@@ -39,6 +39,7 @@ __all__ = [
     "DELETE_BATCH",
     "LIVE",
     "REPLACE_COOKIE_FUNCTION",
+    "SAME_VERSION",
     "SESSION_OBJECT",
     "TABLE_NAME",
     "Statements",
@@ -83,6 +84,14 @@ column (reading it raises :class:`~connectstore.SessionDecodeError` as before).
 
 LIVE: Final = f":now <= expired AND NOT ({COOKIE_EXPIRED})"
 """SQL that is true for a live row: connect-sqlite3's ``now <= expired`` and a cookie not past."""
+
+SAME_VERSION: Final = "CAST(sess AS TEXT) = :version"
+"""SQL that is true when the row's ``sess`` is the text ``:version`` (a version is the stored text).
+
+The ``CAST`` lets a ``sess`` that another program stored as a BLOB match its text, as
+:meth:`~connectstore_sqlite.SQLiteStore.get_versioned` reports it; it changes nothing for
+TEXT, which is what express-session, connect-sqlite3 and this store write.
+"""
 
 SESSION_OBJECT: Final = (
     "CASE WHEN json_valid(sess) THEN json_type(sess) = 'object' "
@@ -158,6 +167,37 @@ class Statements:
     def delete(self) -> str:
         """``:sid``: remove one session, live or not."""
         return f"DELETE FROM {self.quoted} WHERE sid = :sid"
+
+    @cached_property
+    def set_if(self) -> str:
+        """``:sid, :expired, :sess, :version, :now, :now_iso``: replace a live row whose ``sess`` is
+        still ``version``; changes one row or none.
+        """
+        return (
+            f"UPDATE {self.quoted} SET expired = :expired, sess = :sess "
+            f"WHERE sid = :sid AND {SAME_VERSION} AND {LIVE}"
+        )
+
+    @cached_property
+    def delete_if(self) -> str:
+        """``:sid, :version, :now, :now_iso``: delete a live row whose ``sess`` is still ``version``
+        (a ``set_if`` whose expiry is past); deletes one row or none.
+        """
+        return f"DELETE FROM {self.quoted} WHERE sid = :sid AND {SAME_VERSION} AND {LIVE}"
+
+    @cached_property
+    def create(self) -> str:
+        """``:sid, :expired, :sess, :now, :now_iso``: insert, or replace a row that is not live;
+        changes one row, or none when a live row (a corrupt one too) is there.
+
+        ``expired`` and ``sess`` in the ``WHERE`` are the existing row's. A row whose
+        ``expired`` is not a number (NULL) is not live, as for ``get``.
+        """
+        return (
+            f"INSERT INTO {self.quoted} (sid, expired, sess) VALUES (:sid, :expired, :sess) "
+            "ON CONFLICT (sid) DO UPDATE SET expired = excluded.expired, sess = excluded.sess "
+            f"WHERE NOT COALESCE(({LIVE}), 0)"
+        )
 
     @cached_property
     def touch(self) -> str:

@@ -7,7 +7,9 @@ one short transaction: :mod:`~connectstore_sqlite.worker`). ``get`` reads on the
 loop's thread through a second connection that never waits for a lock
 (:meth:`~connectstore_sqlite.database.Database.read_now`). The file is switched to WAL mode
 and every connection waits up to ``timeout`` for the write lock, so several worker
-processes (and a Node app) can write one file. The statements are in
+processes (and a Node app) can write one file. The conditional writes (``set_if``,
+``create``) are single statements too; a row's version is its stored ``sess`` text, which
+they compare in their ``WHERE``. The statements are in
 :mod:`~connectstore_sqlite.queries`; the connection's life (opening on first use, from any
 event loop, and running statements) is in :mod:`~connectstore_sqlite.connection`.
 """
@@ -25,12 +27,14 @@ from typing import Any, Final
 
 from connectstore import (
     DEFAULT_TTL,
+    NO_VERSION,
     JSONSerializer,
     ListingFromItems,
     Serializer,
     SessionData,
     SessionDecodeError,
     Sweep,
+    Versioned,
     check_sid,
     decode_listed,
     decode_session,
@@ -39,18 +43,10 @@ from connectstore import (
 )
 from connectstore.cookie import format_expires
 from connectstore.sweep import check_sweep_interval
-from connectstore_sqlite.connect import SQLFunction, connect, connect_reader
+from connectstore_sqlite.connect import connector
 from connectstore_sqlite.connection import Connection, Parameters
 from connectstore_sqlite.failures import is_udf_failure, translate
-from connectstore_sqlite.queries import (
-    COOKIE_EXPIRED_FUNCTION,
-    DELETE_BATCH,
-    REPLACE_COOKIE_FUNCTION,
-    Statements,
-    check_table_name,
-    cookie_expired,
-    cookie_replacer,
-)
+from connectstore_sqlite.queries import DELETE_BATCH, Statements, check_table_name
 
 __all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_SWEEP_INTERVAL", "DEFAULT_TIMEOUT", "SQLiteStore"]
 
@@ -110,7 +106,9 @@ class SQLiteStore(ListingFromItems):
     them again.
     """
 
-    capabilities = frozenset({"touch", "all", "clear", "length", "ids", "items"})
+    capabilities = frozenset(
+        {"touch", "all", "clear", "length", "ids", "items", "get_versioned", "set_if", "create"}
+    )
 
     def __init__(
         self,
@@ -155,7 +153,7 @@ class SQLiteStore(ListingFromItems):
         self._sql = Statements(self.table)
         self._sweep = Sweep(self.sweep, self.sweep_interval, name=repr(self), immediately=True)
         self._connection = Connection(
-            *_connector(path, self._sql, timeout, self.synchronous, self.serializer),
+            *connector(path, self._sql, timeout, self.synchronous, self.serializer),
             path=path,
             name=self._name,
             shown=repr(self),
@@ -189,6 +187,63 @@ class SQLiteStore(ListingFromItems):
             await self._connection.fetch(
                 self._sql.upsert, {"sid": sid, "expired": deadline - 1, "sess": text}
             )
+
+    async def get_versioned(self, sid: str) -> Versioned | None:
+        """:meth:`get` and the row's version, which is its stored ``sess`` text: the same single read.
+
+        Any write that changes the text changes the version: ``set``, ``touch`` (it rewrites
+        the stored cookie), another process's or a Node app's save. A write of the same text
+        keeps it, and so does connect-sqlite3's ``touch``, which moves only ``expired``.
+        """
+        rows = await self._connection.fetch(self._sql.get, {"sid": check_sid(sid), **self._now()}, quick=True)
+        if not rows:
+            return None
+        stored = rows[0][0]
+        return Versioned(decode_session(self.serializer, sid, stored), _version(stored))
+
+    async def set_if(self, sid: str, session: SessionData, version: str) -> str | None:
+        """Replace ``sid`` only if its live row's ``sess`` is still ``version``; return the new text.
+
+        One UPDATE (``WHERE sid = ? AND sess = ? AND`` the row is live, by the rule of
+        ``get``), so nothing can fall between the comparison and the write, in this process
+        or another. None when no row changed (nothing was written). A cookie expiry already
+        past deletes the matching row instead (one DELETE with the same condition) and
+        returns :data:`~connectstore.NO_VERSION`, or None when nothing matched.
+        """
+        check_sid(sid)
+        now = self._clock()
+        deadline = expiry_ms(session, self.ttl, now=now)
+        text = self.serializer.dumps(session)
+        if not isinstance(version, str) or version == NO_VERSION:
+            return None  # the version of no row
+        matching = {"sid": sid, "version": version, **self._now(now)}
+        if deadline <= now:
+            deleted = await self._connection.change(self._sql.delete_if, matching)
+            return NO_VERSION if deleted else None
+        written = await self._connection.change(
+            self._sql.set_if, {**matching, "expired": deadline - 1, "sess": text}
+        )
+        return text if written else None
+
+    async def create(self, sid: str, session: SessionData) -> str | None:
+        """Insert ``sid`` only if no live row is there; return the text written, else None.
+
+        One upsert that replaces only a row that is not live (``ON CONFLICT (sid) DO UPDATE
+        ... WHERE NOT`` live): an expired row counts as absent, a corrupt one (live by its
+        ``expired`` column) as present. A cookie expiry already past writes nothing: it
+        returns :data:`~connectstore.NO_VERSION` when no live session is there, else None.
+        """
+        check_sid(sid)
+        now = self._clock()
+        deadline = expiry_ms(session, self.ttl, now=now)
+        text = self.serializer.dumps(session)
+        if deadline <= now:
+            rows = await self._connection.fetch(self._sql.get, {"sid": sid, **self._now(now)}, quick=True)
+            return None if rows else NO_VERSION
+        written = await self._connection.change(
+            self._sql.create, {"sid": sid, "expired": deadline - 1, "sess": text, **self._now(now)}
+        )
+        return text if written else None
 
     async def destroy(self, sid: str) -> None:
         """Delete ``sid`` (a corrupt row too); a missing sid is fine."""
@@ -302,7 +357,7 @@ class SQLiteStore(ListingFromItems):
         total = 0
         while True:
             started = time.monotonic()
-            deleted = await self._connection.delete(sql, parameters())
+            deleted = await self._connection.change(sql, parameters())
             total += deleted
             if deleted < DELETE_BATCH:
                 return total
@@ -320,7 +375,7 @@ class SQLiteStore(ListingFromItems):
             ]
             if rowids:
                 started = time.monotonic()
-                total += await self._connection.delete(
+                total += await self._connection.change(
                     self._sql.delete_cookie_expired, {"rowids": json.dumps(rowids), **self._now()}
                 )
                 await asyncio.sleep(time.monotonic() - started)
@@ -329,23 +384,9 @@ class SQLiteStore(ListingFromItems):
             after = rowids[-1]
 
 
-def _connector(
-    path: str, statements: Statements, timeout: float, synchronous: str, serializer: Serializer
-) -> tuple[Callable[[], sqlite3.Connection], Callable[[], sqlite3.Connection | None]]:
-    """What opens the store's connection and its reader (on its worker thread), with the SQL functions.
-
-    The connection holds its SQL functions where the garbage collector cannot see: none of
-    them (nor this opener) may refer to the store, or a forgotten store could never be
-    collected.
-    """
-    functions: dict[str, SQLFunction] = {
-        REPLACE_COOKIE_FUNCTION: (2, cookie_replacer(serializer)),
-        COOKIE_EXPIRED_FUNCTION: (3, cookie_expired),
-    }
-    return (
-        lambda: connect(path, statements, timeout=timeout, synchronous=synchronous, functions=functions),
-        lambda: connect_reader(path, functions),
-    )
+def _version(stored: str | bytes) -> str:
+    """The version of a row: its ``sess`` text (a BLOB read as ``CAST(sess AS TEXT)`` reads it)."""
+    return stored if isinstance(stored, str) else bytes(stored).decode("utf-8", "replace")
 
 
 def _seconds(name: str, value: object) -> float:

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, Union, cast
 
 from connectstore import CircuitBreaker, StoreError, StoreUnavailableError
 from connectstore_surrealdb.auth import Auth, TokenAuth
-from connectstore_surrealdb.failures import ConflictError, bounded, secrets_of
+from connectstore_surrealdb.failures import CallFailure, ConflictError, bounded, secrets_of
 
 __all__ = ["Connection", "SurrealClient"]
 
@@ -272,15 +272,18 @@ class Connection:
         self, link: _Link, client: SurrealClient, call: Coroutine[Any, Any, T], deadline: float, what: str
     ) -> T:
         """Await ``call`` until ``deadline``; a failure drops ``client`` when the next call needs another."""
-        return await bounded(
-            call,
-            remaining=deadline - link.loop.time(),
-            timeout=self.timeout,
+        failure = CallFailure(
             url=self.url,
             what=what,
+            timeout=self.timeout,
             secrets=self._secrets,
             alive=lambda: _alive(client),
             drop=lambda: self._forget(link, client),
+        )
+        return await bounded(
+            call,
+            failure,
+            remaining=deadline - link.loop.time(),
             running=link.calls,
             inline=isinstance(client, _SDK.embedded),  # no frame to tear, no socket to lose
         )

@@ -1,7 +1,7 @@
 """How a SurrealDB call fails: per-call deadlines, and every failure sorted into one of three.
 
-:func:`bounded` runs one SDK call (connect or query) under the store's deadline and turns
-whatever goes wrong into the store's error model:
+:func:`bounded` runs one SDK call (connect or query) under the store's deadline and, with
+its :class:`CallFailure`, turns whatever goes wrong into the store's error model:
 
 * :class:`~connectstore.StoreUnavailableError`: SurrealDB cannot be reached, did not answer
   in time, or the connection dropped during the call (the caller throws the SDK connection
@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from connectstore import Credentials, StoreError, StoreUnavailableError
 from connectstore_surrealdb.auth import Auth, TokenAuth
 
-__all__ = ["ConflictError", "bounded", "secrets_of", "transport_errors"]
+__all__ = ["CallFailure", "ConflictError", "bounded", "secrets_of", "transport_errors"]
 
 T = TypeVar("T")
 
@@ -58,25 +58,78 @@ def secrets_of(auth: Auth | None) -> Credentials:
     return Credentials([] if auth is None else [auth.password])
 
 
-async def bounded(
-    call: Coroutine[Any, Any, T],
-    *,
-    remaining: float,
-    timeout: float,
-    url: str,
-    what: str,
-    secrets: Credentials,
-    alive: Callable[[], bool],
-    drop: Callable[[], None],
-    running: set[asyncio.Future[Any]] | None = None,
-    inline: bool = False,
-) -> T:
-    """Await ``call`` for at most ``remaining`` seconds; sort its failure into unavailable or refused.
+class CallFailure:
+    """What the failures of one SDK call are reported with, and what they do to its connection.
 
     ``what`` names the call in messages ("connect", "query"); ``timeout`` is the store's
     per-call bound, as messages report it; ``alive()`` says whether the SDK connection
     still works after a failure; ``drop()`` throws it away (called whenever the next call
     must open a new one: a transport failure, a deadline, a lost call, a refused connect).
+    """
+
+    __slots__ = ("alive", "drop", "secrets", "timeout", "url", "what")
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        what: str,
+        timeout: float,
+        secrets: Credentials,
+        alive: Callable[[], bool],
+        drop: Callable[[], None],
+    ) -> None:
+        self.url = url
+        self.what = what
+        self.timeout = timeout
+        self.secrets = secrets
+        self.alive = alive
+        self.drop = drop
+
+    def late(self) -> StoreUnavailableError:
+        """The call did not end in time: the connection is dropped."""
+        self.drop()
+        return StoreUnavailableError(
+            f"SurrealDB at {self.url} did not answer the {self.what} within {self.timeout}s"
+        )
+
+    def lost(self) -> StoreUnavailableError:
+        """The SDK gave up on the call (its socket dropped): the connection is dropped."""
+        self.drop()
+        return StoreUnavailableError(
+            f"the connection to SurrealDB at {self.url} was lost during the {self.what}"
+        )
+
+    def sorted(self, exc: BaseException) -> tuple[StoreError, BaseException | None]:
+        """The store's error for the call's ``exc``, and the cause to chain (None if it held a secret)."""
+        detail, cause = _scrubbed(exc, self.secrets)
+        error: StoreError
+        if isinstance(exc, transport_errors()) or not self.alive():
+            self.drop()
+            error = StoreUnavailableError(f"SurrealDB at {self.url} is unavailable ({self.what}): {detail}")
+        else:
+            if self.what == "connect":
+                self.drop()
+            if _RETRYABLE in detail:
+                error = ConflictError(
+                    f"SurrealDB kept refusing the {self.what} for {self.timeout}s: {detail}"
+                )
+            else:
+                error = StoreError(f"SurrealDB refused the {self.what}: {detail}")
+        return error, cause
+
+
+async def bounded(
+    call: Coroutine[Any, Any, T],
+    failure: CallFailure,
+    *,
+    remaining: float,
+    running: set[asyncio.Future[Any]] | None = None,
+    inline: bool = False,
+) -> T:
+    """Await ``call`` for at most ``remaining`` seconds; sort its failure into unavailable or refused.
+
+    ``failure`` reports the call's failures (and drops its connection when it must).
     ``running``, when given, holds the call while it runs (for a ``close()`` to await it).
 
     By default the call runs as its own task, so a cancellation coming from the SDK (it
@@ -88,9 +141,7 @@ async def bounded(
     count of cancellation requests.
     """
     if inline and _INLINE:
-        return await _inline(
-            call, remaining, timeout=timeout, url=url, what=what, secrets=secrets, alive=alive, drop=drop
-        )
+        return await _inline(call, failure, remaining)
     task = asyncio.ensure_future(call)
     task.add_done_callback(_mark_seen)
     if running is not None:
@@ -102,37 +153,24 @@ async def bounded(
     if not task.done():
         task.cancel()
         await asyncio.wait({task})  # let it unwind
-        drop()
-        raise StoreUnavailableError(f"SurrealDB at {url} did not answer the {what} within {timeout}s")
+        raise failure.late()
     if task.cancelled():
-        drop()
-        raise StoreUnavailableError(f"the connection to SurrealDB at {url} was lost during the {what}")
+        raise failure.lost()
     exc = task.exception()
     if exc is None:
         return task.result()
-    error, cause = _sorted(exc, url=url, what=what, timeout=timeout, secrets=secrets, alive=alive, drop=drop)
+    error, cause = failure.sorted(exc)
     raise error from cause
 
 
-async def _inline(
-    call: Coroutine[Any, Any, T],
-    remaining: float,
-    *,
-    timeout: float,
-    url: str,
-    what: str,
-    secrets: Credentials,
-    alive: Callable[[], bool],
-    drop: Callable[[], None],
-) -> T:
+async def _inline(call: Coroutine[Any, Any, T], failure: CallFailure, remaining: float) -> T:
     """:func:`bounded` in the caller's task: one timer, cancellations told apart by count."""
     task = asyncio.current_task()
     assert task is not None  # an SDK call runs in a task
     requested = task.cancelling()  # type: ignore[attr-defined,unused-ignore]
     if remaining <= 0:
         call.close()  # never started: no "never awaited" warning
-        drop()
-        raise StoreUnavailableError(f"SurrealDB at {url} did not answer the {what} within {timeout}s")
+        raise failure.late()
     timer = asyncio.timeout(remaining)  # type: ignore[attr-defined,unused-ignore]
     try:
         async with timer:
@@ -140,44 +178,12 @@ async def _inline(
     except asyncio.CancelledError:
         if task.cancelling() > requested:  # type: ignore[attr-defined,unused-ignore]
             raise  # our caller's: let it through
-        drop()  # neither ours nor our caller's: the SDK gave up on the call
-        lost = f"the connection to SurrealDB at {url} was lost during the {what}"
-        raise StoreUnavailableError(lost) from None
+        raise failure.lost() from None  # neither ours nor our caller's: the SDK gave up on the call
     except Exception as exc:
         if isinstance(exc, asyncio.TimeoutError) and timer.expired():
-            drop()
-            late = f"SurrealDB at {url} did not answer the {what} within {timeout}s"
-            raise StoreUnavailableError(late) from None
-        error, cause = _sorted(
-            exc, url=url, what=what, timeout=timeout, secrets=secrets, alive=alive, drop=drop
-        )
+            raise failure.late() from None
+        error, cause = failure.sorted(exc)
         raise error from cause
-
-
-def _sorted(
-    exc: BaseException,
-    *,
-    url: str,
-    what: str,
-    timeout: float,
-    secrets: Credentials,
-    alive: Callable[[], bool],
-    drop: Callable[[], None],
-) -> tuple[StoreError, BaseException | None]:
-    """The store's error for a failed call's ``exc``, and the cause to chain (None if it held a secret)."""
-    detail, cause = _scrubbed(exc, secrets)
-    error: StoreError
-    if isinstance(exc, transport_errors()) or not alive():
-        drop()
-        error = StoreUnavailableError(f"SurrealDB at {url} is unavailable ({what}): {detail}")
-    else:
-        if what == "connect":
-            drop()
-        if _RETRYABLE in detail:
-            error = ConflictError(f"SurrealDB kept refusing the {what} for {timeout}s: {detail}")
-        else:
-            error = StoreError(f"SurrealDB refused the {what}: {detail}")
-    return error, cause
 
 
 def _scrubbed(exc: BaseException, secrets: Credentials) -> tuple[str, BaseException | None]:

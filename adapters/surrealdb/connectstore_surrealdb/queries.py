@@ -29,6 +29,15 @@ A session whose own ``cookie.expires`` is past is expired whatever ``expires`` s
 record written by hand or by another program may disagree). Reads check the cookie after
 decoding it; ``touch``, one statement that never reads the cookie back, checks it in
 SurrealQL for the form ``JSON.stringify`` writes (``"expires":"2030-01-02T03:04:05.678Z"``).
+
+The conditional writes (``get_versioned``, ``set_if``, ``create``) add no field: a record's
+*version* is the BLAKE3 hash of the whole record as SurrealDB renders it (``<string>``:
+fields in key order, ids and datetimes in one form), computed by SurrealDB both when it is
+read and when ``set_if`` compares it, so any write that changes the record, by whoever
+(``touch``, a raw statement, another program), changes it, and nothing is ever hashed by
+two different hands. (The store joins the cookie's expiry to it: ``records.version``.)
+``set_if`` and ``create`` are single conditional statements that return the hash of the
+record they wrote.
 """
 
 from __future__ import annotations
@@ -76,4 +85,39 @@ CLEAR: Final = "DELETE type::table($table) RETURN NONE"
 SWEEP: Final = (
     "array::len(DELETE type::table($table)"
     " WHERE type::is::datetime(expires) AND expires <= time::from::millis($now) RETURN BEFORE)"
+)
+
+
+def _version(doc: str) -> str:
+    """The version of the record ``doc`` names (``$this`` in a read, ``$after`` once written)."""
+    return f"crypto::blake3(<string> {doc})"
+
+
+#: The record is a live session of this store (a corrupt one included), cookie read too.
+_PRESENT: Final = f"({LIVE} AND !{COOKIE_PAST})"
+
+#: The record is live and still has the hash ``$version``. (Its cookie, part of what was
+#: hashed, was read and checked by the client with the version: see ``records.version``.)
+_MATCHES: Final = f"{LIVE} AND {_version('$this')} = $version"
+
+_CONTENT: Final = "{cookie: $cookie, sess: $sess, expires: time::from::millis($expires)}"
+
+GET_VERSIONED: Final = f"SELECT {_FIELDS}, {_version('$this')} AS version FROM ONLY $rid WHERE {LIVE}"
+
+#: ``[version]`` when written, ``[]`` when the live record no longer has ``$version``.
+SET_IF: Final = f"UPDATE $rid CONTENT {_CONTENT} WHERE {_MATCHES} RETURN VALUE {_version('$after')}"
+
+#: ``set_if`` of a session already expired: ``['']`` (NO_VERSION) when the matching record
+#: went, else ``[]``.
+DESTROY_IF: Final = f"DELETE $rid WHERE {_MATCHES} RETURN VALUE ''"
+
+#: ``[version]`` when written, ``[]`` when a live session is there (an expired or foreign
+#: record counts as absent: UPSERT replaces it; a missing one is created).
+CREATE: Final = f"UPSERT $rid CONTENT {_CONTENT} WHERE !{_PRESENT} RETURN VALUE {_version('$after')}"
+
+#: ``create`` of a session already expired: ``['']`` (NO_VERSION) when no live session is
+#: there (whatever record is there goes), ``[]`` when one is (it stays).
+CREATE_EXPIRED: Final = (
+    f"IF (SELECT VALUE true FROM ONLY $rid WHERE {_PRESENT}) {{ RETURN [] }}"
+    " ELSE { DELETE $rid RETURN NONE; RETURN [''] }"
 )

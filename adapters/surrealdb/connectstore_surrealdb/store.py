@@ -3,7 +3,10 @@
 The record shape and every statement are in :mod:`connectstore_surrealdb.queries`. Expiry
 is this store's own job (SurrealDB has no record TTL): each record carries a real
 ``expires`` datetime, every read filters on it, and an optional background sweep
-(:class:`connectstore.Sweep`) deletes the expired records, and only those.
+(:class:`connectstore.Sweep`) deletes the expired records, and only those. The conditional
+writes (``get_versioned``, ``set_if``, ``create``) are single statements over a version
+SurrealDB computes of the whole record; writes to one sid go one at a time from the whole
+process (:mod:`connectstore_surrealdb.one_writer` says why).
 """
 
 from __future__ import annotations
@@ -20,12 +23,11 @@ from connectstore import (
     SerializationError,
     Serializer,
     SessionData,
-    SessionDecodeError,
     StoreURLError,
     Sweep,
+    Versioned,
     check_sid,
     decode_listed,
-    decode_session,
     expiry_ms,
     is_expired,
     now_ms,
@@ -36,6 +38,13 @@ from connectstore_surrealdb import queries
 from connectstore_surrealdb.auth import Auth, auth_from
 from connectstore_surrealdb.connection import Connection, SurrealClient
 from connectstore_surrealdb.one_writer import OneWriterPerSid
+from connectstore_surrealdb.records import (
+    StoredText,
+    read_session,
+    read_versioned,
+    split_version,
+    written_version,
+)
 
 if TYPE_CHECKING:
     from surrealdb import RecordID
@@ -94,7 +103,9 @@ class SurrealDBStore(ListingFromItems):
       loop) and never closed by the store.
     """
 
-    capabilities = frozenset({"touch", "all", "clear", "length", "ids", "items"})
+    capabilities = frozenset(
+        {"touch", "all", "clear", "length", "ids", "items", "get_versioned", "set_if", "create"}
+    )
 
     def __init__(
         self,
@@ -229,17 +240,7 @@ class SurrealDBStore(ListingFromItems):
         rid = self._rid(sid)
         now = now_ms()
         row = await self._query(queries.GET, {"rid": rid, "now": now})
-        if row is None:
-            return None
-        text = _StoredText(self.serializer)
-        cookie = decode_session(text, sid, row.get("cookie"))
-        try:  # the cookie's expiry, read once: unreadable, the record is corrupt
-            expires = session_expires(cookie)
-        except Exception as exc:
-            raise SessionDecodeError(f"stored data cannot be decoded: {exc}", sid=sid) from exc
-        if expires is not None and expires <= now:
-            return None
-        return {**cookie, **decode_session(text, sid, row.get("sess"))}
+        return None if row is None else read_session(self.serializer, sid, row, now)
 
     async def set(self, sid: str, session: SessionData) -> None:
         """Write ``session`` under ``sid``; an expiry already past deletes it instead."""
@@ -265,23 +266,69 @@ class SurrealDBStore(ListingFromItems):
         cookie = self.serializer.dumps({"cookie": session.get("cookie")})
         await self._write_live(sid, session, queries.TOUCH, {"rid": rid, "cookie": cookie})
 
+    async def get_versioned(self, sid: str) -> Versioned | None:
+        """``get(sid)`` and the record's version: SurrealDB's hash of the whole record, read by
+        the same single statement as ``get``, and the expiry of the cookie read.
+        """
+        rid = self._rid(sid)
+        now = now_ms()
+        row = await self._query(queries.GET_VERSIONED, {"rid": rid, "now": now})
+        return None if row is None else read_versioned(self.serializer, sid, row, now)
+
+    async def set_if(self, sid: str, session: SessionData, version: str) -> str | None:
+        """Write ``session`` only if the live record under ``sid`` still has ``version``.
+
+        One conditional statement: SurrealDB compares the hash and writes. Returns the new
+        version; None when nothing was written (at once, without a round trip, when the
+        cookie of that version has expired); NO_VERSION when an expiry already past deleted
+        the matching record instead.
+        """
+        rid = self._rid(sid)
+        cookie, data = self._encode(session)
+        cookie_expires = session_expires(session)  # an unreadable expiry raises here, first
+        expected = split_version(version)
+        if expected is None or (expected[1] is not None and expected[1] <= now_ms()):
+            return None  # no version of ours, or the record it names has expired since
+        variables = {"rid": rid, "cookie": cookie, "sess": data, "version": expected[0]}
+        written = await self._write_live(sid, session, queries.SET_IF, variables, expired=queries.DESTROY_IF)
+        return written_version(written, cookie_expires)
+
+    async def create(self, sid: str, session: SessionData) -> str | None:
+        """Write ``session`` only if no live session is stored under ``sid``, in one statement.
+
+        An expired record, or another writer's record without ``sess``, counts as absent (it
+        is replaced); a corrupt one as present. Returns the version written, or None.
+        """
+        rid = self._rid(sid)
+        cookie, data = self._encode(session)
+        cookie_expires = session_expires(session)
+        variables = {"rid": rid, "cookie": cookie, "sess": data}
+        expired = queries.CREATE_EXPIRED
+        written = await self._write_live(sid, session, queries.CREATE, variables, expired=expired)
+        return written_version(written, cookie_expires)
+
     async def _write_live(
-        self, sid: str, session: SessionData, query: str, variables: dict[str, Any]
-    ) -> None:
-        """Send ``query`` with ``session``'s deadline (``$expires``, and ``$now``), or delete
-        ``sid`` instead when that deadline has already passed.
+        self,
+        sid: str,
+        session: SessionData,
+        query: str,
+        variables: dict[str, Any],
+        *,
+        expired: str = queries.DESTROY,
+    ) -> Any:
+        """Send ``query`` with ``session``'s deadline (``$expires``, and ``$now``), or the
+        ``expired`` statement (by default: delete ``sid``) when that deadline has already passed.
         """
         now = now_ms()
         expires = expiry_ms(session, self.ttl, now=now)
         if expires <= now:
-            await self._write(sid, queries.DESTROY, {"rid": variables["rid"]})
-        else:
-            await self._write(sid, query, {**variables, "expires": expires, "now": now})
+            return await self._write(sid, expired, {**variables, "now": now})
+        return await self._write(sid, query, {**variables, "expires": expires, "now": now})
 
-    async def _write(self, sid: str, query: str, variables: dict[str, Any]) -> None:
+    async def _write(self, sid: str, query: str, variables: dict[str, Any]) -> Any:
         """Send a statement that writes ``sid``, after this store's earlier writes to it."""
         async with self._writers.turn(sid):
-            await self._query(query, variables)
+            return await self._query(query, variables)
 
     async def clear(self) -> None:
         """Delete every record of the store's table (the table belongs to the store)."""
@@ -334,10 +381,10 @@ class SurrealDBStore(ListingFromItems):
         """The live session a listing read, or None: expired, or corrupt (skipped with a warning)."""
         stored_cookie: Any = row.get("cookie")  # bytes as the query casts it, or what a foreign writer left
         stored_data: Any = row.get("sess")
-        cookie = decode_listed(_StoredText(self.serializer, cookie=True), sid, stored_cookie, store=self)
+        cookie = decode_listed(StoredText(self.serializer, cookie=True), sid, stored_cookie, store=self)
         if cookie is None or is_expired(cookie, now=now):
             return None
-        data = decode_listed(_StoredText(self.serializer), sid, stored_data, store=self)
+        data = decode_listed(StoredText(self.serializer), sid, stored_data, store=self)
         return None if data is None else {**cookie, **data}
 
     def _rid(self, sid: str) -> RecordID:
@@ -358,30 +405,3 @@ class SurrealDBStore(ListingFromItems):
         cookie = {"cookie": session["cookie"]} if "cookie" in session else {}
         data = {key: value for key, value in session.items() if key != "cookie"}
         return self.serializer.dumps(cookie), self.serializer.dumps(data)
-
-
-class _StoredText:
-    """Reads a stored field with the store's serializer: the queries return it as UTF-8 bytes.
-
-    (The embedded engine cannot return a string holding a NUL byte: as bytes, such a field
-    is corrupt data like any other.) With ``cookie=True`` the field is the session's cookie,
-    and an expiry that cannot be read makes it corrupt too.
-    """
-
-    __slots__ = ("_cookie", "_serializer")
-
-    def __init__(self, serializer: Serializer, *, cookie: bool = False) -> None:
-        self._serializer = serializer
-        self._cookie = cookie
-
-    def dumps(self, session: Mapping[str, Any]) -> str:
-        """The serializer's text for ``session`` (never used by the store: reads only)."""
-        return self._serializer.dumps(session)
-
-    def loads(self, data: str | bytes) -> SessionData:
-        """Decode one stored field; raises for anything that is no session (or cookie)."""
-        text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
-        session = self._serializer.loads(text)
-        if self._cookie:
-            session_expires(session)  # raises SerializationError for an unreadable expiry
-        return session

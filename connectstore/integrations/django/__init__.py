@@ -31,7 +31,8 @@ Settings::
         # ConnectSessionMiddleware only:
         "secret": None,        # default: [SECRET_KEY, *SECRET_KEY_FALLBACKS]
         "session": {},         # SessionEngine options: name, resave, save_uninitialized, rolling,
-                               # genid, cookie, trust_proxy, store_timeout, on_store_error
+                               # genid, cookie, trust_proxy, store_timeout, on_store_error,
+                               # on_conflict
     }
 
 The store lives on the loop of one process-wide :class:`~connectstore.BlockingStore`
@@ -40,10 +41,14 @@ factory is called on that loop. A ``BlockingStore`` given as ``"store"`` is used
 never closed here. The async methods (``aload``, ``asave``... of Django >= 5.1) await the
 bridge's loop without blocking the caller's.
 
-Limits: there is no atomic "create if absent" in the store contract, so
-``save(must_create=True)`` checks then writes (a collision of two fresh 192-bit ids is
-what it guards against); ``clear_expired()`` does nothing (stores expire sessions
-themselves).
+Concurrency: on a store with the conditional writes (``create``, ``get_versioned``,
+``set_if``; every bundled store has them) ``save(must_create=True)`` is an atomic "create if
+absent" (of concurrent saves of one key exactly one succeeds, the others raise
+:class:`CreateError`) and ``save()`` writes only over the session it has just read, so a
+logout landing meanwhile is never undone (:class:`UpdateError`); on a store without them
+both check, then write. Under ``ConnectSessionMiddleware`` the engine's ``on_conflict``
+(``"session"`` options) decides what concurrent requests of one session keep.
+``clear_expired()`` does nothing (stores expire sessions themselves).
 
 Modules: ``bridge`` (the process's store and engine), ``backend`` (:class:`SessionStore`),
 ``middleware`` (:class:`ConnectSessionMiddleware`, :class:`EngineSession`), ``express``

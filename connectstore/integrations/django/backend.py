@@ -4,6 +4,8 @@ configured connectstore store, each session kept in express-session's shape.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,13 +17,14 @@ from django.contrib.sessions.backends.base import (  # type: ignore[import-untyp
 )
 
 from connectstore.blocking import BlockingStore
+from connectstore.conflicts import CONDITIONAL_WRITES, backoff_seconds, conditional_writes_match
 from connectstore.cookie import Cookie
-from connectstore.errors import SessionDecodeError
+from connectstore.errors import SessionConflictError, SessionDecodeError
 from connectstore.integrations.django.bridge import get_bridge, on_loop
 from connectstore.request_session import log_corrupt_session
 from connectstore.serializer import SessionData
 from connectstore.signing import generate_sid
-from connectstore.store import Store
+from connectstore.store import Store, supports
 
 __all__ = ["CreateError", "SessionStore", "UpdateError"]
 
@@ -35,13 +38,83 @@ async def _read(store: Store, sid: str) -> SessionData | None:
         return None
 
 
+MAX_REPLACE_ATTEMPTS = 50
+"""How many times ``save()`` reads the session again when writes by other processes keep
+landing between its read and its conditional write (each lost attempt is another writer's
+success; the engine's ``conflict_retries`` has the same default), pausing in between."""
+
+_SAVING: weakref.WeakValueDictionary[tuple[asyncio.AbstractEventLoop, str], asyncio.Lock] = (
+    weakref.WeakValueDictionary()
+)
+
+
+def _saving(sid: str) -> asyncio.Lock:
+    """The lock under which this process's saves of ``sid`` take turns, on the bridge's loop:
+    their conditional writes then never conflict with one another, only with other writers.
+    """
+    key = (asyncio.get_running_loop(), sid)
+    lock = _SAVING.get(key)
+    if lock is None:
+        lock = _SAVING[key] = asyncio.Lock()
+    return lock
+
+
+def _conditional(store: Store) -> bool:
+    """Whether to save through ``store``'s conditional writes: it has them, and they are its
+    own (not inherited past a subclass that changed ``get`` or ``set``), as the engine decides.
+    """
+    return all(supports(store, name) for name in CONDITIONAL_WRITES) and conditional_writes_match(store)
+
+
 async def _write(store: Store, sid: str, record: SessionData, must_create: bool) -> None:
-    exists = await store.get(sid) is not None
-    if must_create and exists:
-        raise CreateError
-    if not must_create and not exists:
+    """Store ``record`` under ``sid``: :class:`CreateError` if ``must_create`` and a session is
+    there, :class:`UpdateError` if not ``must_create`` and none is. Atomic on a store with the
+    conditional writes (``create``, ``set_if``); a check then a write on the others.
+    """
+    conditional = _conditional(store)
+    if must_create:
+        if conditional:
+            if await store.create(sid, record) is None:
+                raise CreateError
+            return
+        if await store.get(sid) is not None:
+            raise CreateError
+    elif conditional:
+        await _replace(store, sid, record)
+        return
+    elif await store.get(sid) is None:
         raise UpdateError  # the session was deleted meanwhile: never resurrect it
     await store.set(sid, record)
+
+
+async def _replace(store: Store, sid: str, record: SessionData) -> None:
+    """Replace the live session under ``sid`` by ``record`` (Django's last write wins), never
+    bringing back one destroyed meanwhile: the write is conditional on the version just read,
+    so a destroy between the read and the write makes it write nothing, and the read that
+    follows raises :class:`UpdateError`. This process's saves of one session take turns;
+    :class:`~connectstore.SessionConflictError` if other writers won every one of
+    :data:`MAX_REPLACE_ATTEMPTS` attempts.
+    """
+    async with _saving(sid):
+        for attempt in range(MAX_REPLACE_ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(backoff_seconds(attempt))
+            current = await store.get_versioned(sid)
+            if current is None:
+                raise UpdateError  # the session was deleted meanwhile: never resurrect it
+            if await store.set_if(sid, record, current.version) is not None:
+                return
+    raise SessionConflictError(sid, "other writes to the session won every attempt to save it")
+
+
+async def _create_new(store: Store, sid: str, record: SessionData) -> bool:
+    """Store ``record`` under the fresh ``sid`` unless a session is there (False then)."""
+    if _conditional(store):
+        return await store.create(sid, record) is not None
+    if await store.get(sid) is not None:
+        return False
+    await store.set(sid, record)
+    return True
 
 
 def _django_cookie(expiry_age: int) -> Cookie:
@@ -64,7 +137,10 @@ class SessionStore(SessionBase):  # type: ignore[misc]
     is ``{"cookie": {...}, **data}`` with the cookie from ``get_expiry_age()`` and the
     ``SESSION_COOKIE_*`` settings. ``save(must_create=True)`` raises :class:`CreateError`
     if the key exists; ``save()`` raises :class:`UpdateError` if the session was deleted
-    meanwhile (it is never resurrected).
+    meanwhile (it is never resurrected). On a store with the conditional writes (``create``,
+    ``set_if``: the bundled ones) both are atomic: of concurrent ``save(must_create=True)``
+    of one key exactly one succeeds, and a ``delete()`` landing while ``save()`` runs is
+    never undone. Other stores check, then write.
     """
 
     _session_key: str | None
@@ -120,9 +196,8 @@ class SessionStore(SessionBase):  # type: ignore[misc]
         while True:
             key = self._get_new_session_key()
             sid = self._store_id(key)
-            if sid is not None and await store.get(sid) is None:
+            if sid is not None and await _create_new(store, sid, record):
                 break
-        await store.set(sid, record)
         self._session_key = key
         self._stored_cookie = record["cookie"]
         self.modified = True

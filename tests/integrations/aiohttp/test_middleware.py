@@ -281,3 +281,32 @@ async def test_a_session_over_max_session_bytes_is_a_500_and_the_store_keeps_the
     assert large.status == 500
     assert set_cookies(large) == []
     assert (await store.get(sid) or {})["blob"] == "x" * 10
+
+
+async def test_a_conflict_under_on_conflict_raise_is_a_409_and_the_other_write_stands(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = MemoryStore()
+    app = make_app(store, on_conflict="raise")
+
+    async def meanwhile(request: web.Request) -> web.Response:
+        """Change the session, while another request changes and saves it first."""
+        session = get_session(request)
+        assert session is not None
+        session["mine"] = 1
+        stored = await store.get(session.id)
+        assert stored is not None
+        await store.set(session.id, {**stored, "theirs": 2})
+        return web.json_response({})
+
+    app.router.add_get("/meanwhile", meanwhile)
+    async with client_for(app) as client:
+        sid = (await (await client.get("/inc")).json())["id"]
+        response = await client.get("/meanwhile")
+        assert response.status == 409
+        assert await response.json() == {"error": "SessionConflictError"}
+    stored = await store.get(sid)
+    assert stored is not None
+    assert (stored.get("theirs"), stored.get("mine")) == (2, None)
+    [warning] = [r for r in caplog.records if "were not written" in r.getMessage()]
+    assert (warning.levelname, warning.exc_info) == ("WARNING", None)
