@@ -20,7 +20,7 @@ or an ``SQLiteStore`` (a fresh file). Three measurements:
    time) each doing ``n = session.get("n", 0) + 1`` (bench/http_apps.py's route); how many
    of the increments answered 200 the counter kept, under the three policies. ``"merge"``
    keeps keys, not read-modify-writes of one key (both requests changed ``n``: the later
-   writer's value stands); ``"raise"`` answers the losers 500, so every increment answered
+   writer's value stands); ``"raise"`` answers the losers 409, so every increment answered
    200 is kept.
 3. **Cost without conflict**: bench/http_bench.py's measurement (wrk ``-t1 -c32``, eight
    sessions per connection, so no two requests share a session) of ``"overwrite"`` and
@@ -296,7 +296,7 @@ def keys_table(keys: dict[str, dict[str, Any]]) -> str:
 def counter_table(counters: dict[str, dict[str, Any]]) -> str:
     """Measurement 2 as a Markdown table."""
     lines = [
-        "| store | policy | answered 200 | refused (5xx) | increments kept | kept / answered |",
+        "| store | policy | answered 200 | refused (not 200) | increments kept | kept / answered |",
         "|---|---|---:|---:|---:|---:|",
     ]
     for name, c in counters.items():

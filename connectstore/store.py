@@ -202,7 +202,9 @@ class Store(abc.ABC):
 
         Atomic (of two concurrent creates of one sid, exactly one succeeds); an expired
         record counts as absent and a corrupt one as present. Returns the version of the
-        record written, or None when a session exists. Raises as ``set`` does.
+        record written, or None when a session exists. A session whose expiry is already past
+        is not written: :data:`NO_VERSION` when no live session is there, else None. Raises as
+        ``set`` does.
         """
         raise UnsupportedOperationError(self, "create")
 
