@@ -79,3 +79,19 @@ class AlwaysChangingStore(MemoryStore):
         if found is not None:
             await self.set(sid, {**found.session, "other writer": self.reads})
         return found
+
+
+class PlainStore(Store):
+    """A store with the three required methods only (no conditional writes), over a MemoryStore."""
+
+    def __init__(self) -> None:
+        self.inner = MemoryStore()
+
+    async def get(self, sid: str) -> SessionData | None:
+        return await self.inner.get(sid)
+
+    async def set(self, sid: str, session: SessionData) -> None:
+        await self.inner.set(sid, session)
+
+    async def destroy(self, sid: str) -> None:
+        await self.inner.destroy(sid)

@@ -18,10 +18,10 @@ from connectstore import (
     SessionConflictError,
     SessionData,
     SessionTooLargeError,
-    Store,
 )
 from tests.engine.conflict_helpers import (
     AlwaysChangingStore,
+    PlainStore,
     data_of,
     engine_for,
     open_request,
@@ -196,22 +196,6 @@ async def test_a_merged_session_over_max_session_bytes_is_refused() -> None:
 
 
 # --- the option --------------------------------------------------------------------------
-
-
-class PlainStore(Store):
-    """A store with the three required methods only (no conditional writes)."""
-
-    def __init__(self) -> None:
-        self.inner = MemoryStore()
-
-    async def get(self, sid: str) -> SessionData | None:
-        return await self.inner.get(sid)
-
-    async def set(self, sid: str, session: SessionData) -> None:
-        await self.inner.set(sid, session)
-
-    async def destroy(self, sid: str) -> None:
-        await self.inner.destroy(sid)
 
 
 class ChangedGetStore(MemoryStore):

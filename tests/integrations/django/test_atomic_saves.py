@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 from django.test import override_settings  # type: ignore[import-untyped]
 
-from connectstore import BlockingStore, MemoryStore, SessionConflictError, SessionData, Store, Versioned
+from connectstore import BlockingStore, MemoryStore, SessionConflictError, SessionData, Versioned
 from connectstore.integrations.django import CreateError, SessionStore, UpdateError
 from connectstore.integrations.django.backend import MAX_REPLACE_ATTEMPTS
 from connectstore.signing import generate_sid
+from tests.engine.conflict_helpers import PlainStore
 from tests.integrations.flask.bridge import STORE_KINDS, open_bridge
 
 THREADS = 16
@@ -176,22 +177,6 @@ def test_a_write_between_the_read_and_the_write_is_overwritten_as_django_does(
     interfering.interference = None
     session.save()  # no other writer now: the last write wins, as in Django's backends
     assert SessionStore(key).load() == {"mine": 2}
-
-
-class PlainStore(Store):
-    """A store without the conditional writes (get, set, destroy only), over a MemoryStore."""
-
-    def __init__(self) -> None:
-        self.inner = MemoryStore()
-
-    async def get(self, sid: str) -> SessionData | None:
-        return await self.inner.get(sid)
-
-    async def set(self, sid: str, session: SessionData) -> None:
-        await self.inner.set(sid, session)
-
-    async def destroy(self, sid: str) -> None:
-        await self.inner.destroy(sid)
 
 
 @pytest.fixture
