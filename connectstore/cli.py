@@ -1,6 +1,8 @@
 """The ``connectstore`` command: its subcommands come from the distributions installed.
 
-``connectstore schemes`` (built in) lists the installed store URL schemes. Every other
+``connectstore schemes`` (built in) lists the installed store URL schemes; the operations
+commands ``stats``, ``ls``, ``show``, ``rm``, ``revoke``, ``prune`` and ``copy`` (built in,
+:mod:`connectstore.operations.commands`) work on any store URL. Every other
 subcommand is registered by a distribution, so the core names none of its dependents: the
 suite registers ``connectstore check [TARGET]``, which runs it against a store.
 
@@ -41,6 +43,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Protocol, runtime_checkable
 
 from connectstore.install_hints import COMMAND_HINTS
+from connectstore.operations.commands import OPERATIONS
 from connectstore.urls import installed_schemes
 
 __all__ = ["COMMANDS_GROUP", "EMBEDDED_GROUP", "Command", "EmbeddedTarget", "default_target", "main"]
@@ -98,7 +101,7 @@ class _Unavailable:
         return 2
 
 
-BUILT_IN: dict[str, Command] = {"schemes": SchemesCommand()}
+BUILT_IN: dict[str, Command] = {"schemes": SchemesCommand(), **OPERATIONS}
 
 
 def installed_commands() -> dict[str, Command]:
