@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conformance.test_suite_strength import CONDITIONAL_STORES, run_suite
+from tests.conformance.test_suite_strength import CONDITIONAL_STORES, run_suite, run_suites
 
 MODEL = "test_model_based_random_interleavings"
 #: The broken conditional writes (tests/conformance/broken_conditional.py), run with the
@@ -73,11 +73,17 @@ def test_every_broken_conditional_store_is_checked() -> None:
     assert set(CONDITIONAL) == CONDITIONAL_STORES
 
 
+@pytest.fixture(scope="module")
+def conditional_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[set[str], str]]:
+    """Every broken store of :data:`CONDITIONAL` run through the whole suite, once per module."""
+    return run_suites(sorted(CONDITIONAL), tmp_path_factory.mktemp("conditional-strength"))
+
+
 @pytest.mark.parametrize("store_class", sorted(CONDITIONAL))
 def test_suite_fails_broken_conditional_writes_on_exactly_their_clauses(
-    pytester: pytest.Pytester, store_class: str
+    conditional_runs: dict[str, tuple[set[str], str]], store_class: str
 ) -> None:
-    failed, output = run_suite(pytester, store_class)
+    failed, output = conditional_runs[store_class]
     missing = CONDITIONAL[store_class] - failed
     assert not missing, f"{store_class}: the suite did not fail {sorted(missing)}\n{output[-3000:]}"
     extra = failed - CONDITIONAL[store_class] - {MODEL}

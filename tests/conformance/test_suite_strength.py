@@ -7,7 +7,11 @@ mode with no configuration, exactly as a third-party author's project would run 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -144,11 +148,9 @@ CONDITIONAL_STORES = {
 }
 
 
-def run_suite(
-    pytester: pytest.Pytester, store_class: str, *args: str, knobs: str = ""
-) -> tuple[set[str], str]:
-    """Run the suite (``args`` for pytest: ``-k``...) against one broken store, with class
-    attributes ``knobs`` (source lines); return the failed test names and the output.
+def suite_source(store_class: str, knobs: str = "") -> str:
+    """The test module that runs the suite against one broken store, with class attributes
+    ``knobs`` (source lines).
     """
     if store_class == "ClearRemovesForeignData":
         make = "store = broken_stores.ClearRemovesForeignData(backend, 'sess:')"
@@ -165,20 +167,77 @@ def run_suite(
     source = TEMPLATE.format(make_store=make, extra=extra).replace(
         "async def store(self)", f"async def store({fixture_args})"
     )
-    source = source.replace("    model_examples = 5\n", f"    model_examples = 5\n{knobs}")
-    pytester.makepyfile(test_broken=source)
+    return source.replace("    model_examples = 5\n", f"    model_examples = 5\n{knobs}")
+
+
+PYTEST_ARGS = ("-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning")
+
+
+def failed_clauses(output: str) -> set[str]:
+    """The clauses a run of :func:`suite_source`'s module reports as failed."""
+    return set(re.findall(r"^FAILED \S+::TestBroken::(\w+)", output, re.MULTILINE))
+
+
+def run_suite(
+    pytester: pytest.Pytester, store_class: str, *args: str, knobs: str = ""
+) -> tuple[set[str], str]:
+    """Run the suite (``args`` for pytest: ``-k``...) against one broken store, with class
+    attributes ``knobs`` (source lines); return the failed test names and the output.
+    """
+    pytester.makepyfile(test_broken=suite_source(store_class, knobs))
     pytester.syspathinsert(REPO)
-    result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning", *args
-    )
+    result = pytester.runpytest_subprocess(*PYTEST_ARGS, *args)
     output = result.stdout.str()
-    failed = set(re.findall(r"^FAILED \S+::TestBroken::(\w+)", output, re.MULTILINE))
-    return failed, output
+    return failed_clauses(output), output
+
+
+#: How many suite runs :func:`run_suites` keeps going at once: most of a run's time is the
+#: expiry clauses waiting for real time to pass, not CPU.
+PARALLEL_RUNS = 4
+
+
+def run_suites(store_classes: list[str], folder: Path) -> dict[str, tuple[set[str], str]]:
+    """:func:`run_suite` for each store, as separate pytest processes in ``folder`` (each in
+    its own subfolder, without configuration, as a third-party project runs the suite),
+    :data:`PARALLEL_RUNS` at a time: store -> (failed clauses, output).
+    """
+
+    def run(store_class: str) -> tuple[set[str], str]:
+        where = folder / store_class
+        where.mkdir()
+        (where / "test_broken.py").write_text(suite_source(store_class), encoding="utf-8")
+        environment = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        }
+        environment.pop("PYTEST_ADDOPTS", None)
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", f"--basetemp={where / 'tmp'}", *PYTEST_ARGS],
+            cwd=where,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        output = result.stdout + result.stderr
+        return failed_clauses(output), output
+
+    with ThreadPoolExecutor(PARALLEL_RUNS) as pool:
+        return dict(zip(store_classes, pool.map(run, store_classes), strict=True))
+
+
+@pytest.fixture(scope="module")
+def case_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[set[str], str]]:
+    """Every broken store of :data:`CASES` run through the whole suite, once per module."""
+    return run_suites(sorted(CASES), tmp_path_factory.mktemp("strength"))
 
 
 @pytest.mark.parametrize("store_class", sorted(CASES))
-def test_suite_fails_broken_store_on_the_right_clause(pytester: pytest.Pytester, store_class: str) -> None:
-    failed, output = run_suite(pytester, store_class)
+def test_suite_fails_broken_store_on_the_right_clause(
+    case_runs: dict[str, tuple[set[str], str]], store_class: str
+) -> None:
+    failed, output = case_runs[store_class]
     missing = CASES[store_class] - failed
     assert not missing, f"{store_class}: the suite did not fail {sorted(missing)}\n{output[-3000:]}"
     if store_class in EXACTLY | EDGES:
