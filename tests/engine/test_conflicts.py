@@ -18,6 +18,7 @@ from connectstore import (
     SessionConflictError,
     SessionData,
     SessionTooLargeError,
+    StoreUnavailableError,
 )
 from tests.engine.conflict_helpers import (
     AlwaysChangingStore,
@@ -151,9 +152,17 @@ async def test_merge_attempts_stop_when_store_timeout_is_spent() -> None:
     request = await open_request(engine, sid)
     assert request.session is not None
     request.session["n"] = 1
-    with pytest.raises(SessionConflictError, match="store_timeout"):
+    # The time runs out in a pause (a conflict that outlasted store_timeout) or, on a loaded
+    # machine, inside one of the store calls between the pauses (that call's time is up):
+    # either way the attempts stop and the request's change is not written.
+    with pytest.raises((SessionConflictError, StoreUnavailableError)) as raised:
         await request.commit()
+    if isinstance(raised.value, SessionConflictError):
+        assert "store_timeout" in str(raised.value)
     assert store.reads < 1000  # the pauses (>= 0.5 ms each) used up the 0.2 s first
+    stored = await store.get(sid)
+    assert stored is not None
+    assert stored["n"] == 0
 
 
 async def test_merges_of_one_session_take_turns_within_store_timeout() -> None:
