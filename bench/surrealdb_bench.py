@@ -55,12 +55,14 @@ KEYS = 1000
 Call = Callable[[int], Awaitable[Any]]
 
 
-async def timed(ops: int, call: Call, clock: Callable[[], float] = time.perf_counter) -> float:
-    """Seconds (of ``clock``) per call of ``ops`` sequential ``call(i)``."""
-    started = clock()
+async def timed(ops: int, call: Call, clock: Callable[[], float] = time.perf_counter) -> tuple[float, float]:
+    """Seconds (of ``clock``) and seconds of the process's CPU (every thread: the engine's
+    too) per call of ``ops`` sequential ``call(i)``.
+    """
+    started, cpu = clock(), time.process_time()
     for i in range(ops):
         await call(i)
-    return (clock() - started) / ops
+    return (clock() - started) / ops, (time.process_time() - cpu) / ops
 
 
 class _Instant(AsyncEmbeddedSurrealConnection):
@@ -77,16 +79,18 @@ class _Instant(AsyncEmbeddedSurrealConnection):
 
 
 async def measure(
-    url: str, ops: int, rounds: int, auth: RootAuth | None, *, instant: bool = False
-) -> dict[str, float]:
-    """Median seconds per call of every contender on ``url`` (``instant``: best main-thread CPU)."""
+    url: str, ops: int, rounds: int, auth: RootAuth | None, *, instant: bool = False, shared: bool = False
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Median seconds per call of every contender on ``url`` (``instant``: best main-thread
+    CPU), and the median process CPU seconds per call.
+    """
     raw = _Instant(url) if instant else AsyncSurreal(url)
     if not isinstance(raw, AsyncHttpSurrealConnection):
         await raw.connect()
     if auth is not None:
         await raw.signin({"username": auth.username, "password": auth.password})
     await raw.use("bench", "bench")
-    client = raw if instant else None
+    client = raw if instant or shared else None  # shared: the store calls through the raw connection
     store = SurrealDBStore(
         url, namespace="bench", database="bench", auth=auth, table="store_sessions", client=client
     )
@@ -123,43 +127,65 @@ async def measure(
         for i in range(KEYS):
             await call(i)
     times: dict[str, list[float]] = {name: [] for name in contenders}
+    cpu: dict[str, list[float]] = {name: [] for name in contenders}
     names = list(contenders)
     for r in range(rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:
-            times[name].append(
-                await timed(ops, contenders[name], time.thread_time if instant else time.perf_counter)
+            wall, spent = await timed(
+                ops, contenders[name], time.thread_time if instant else time.perf_counter
             )
+            times[name].append(wall)
+            cpu[name].append(spent)
     await store.close()
     await raw.close()
     pick = min if instant else statistics.median
-    return {name: pick(values) for name, values in times.items()}
+    return (
+        {name: pick(values) for name, values in times.items()},
+        {name: statistics.median(values) for name, values in cpu.items()},
+    )
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ops", type=int, default=2000, help="calls per contender per round")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
+    parser.add_argument(
+        "--shared",
+        action="store_true",
+        help="the store uses the raw SDK connection (client=) instead of opening its own",
+    )
     args = parser.parse_args()
-    runs: list[tuple[str, dict[str, float]]] = [
-        ("mem://", await measure("mem://", args.ops, args.rounds, None))
+    runs: list[tuple[str, tuple[dict[str, float], dict[str, float]]]] = [
+        ("mem://", await measure("mem://", args.ops, args.rounds, None, shared=args.shared))
     ]
     server = LoopbackSurreal()
     await server.open()
     try:
         auth = RootAuth(ROOT_USER, ROOT_PASSWORD)
-        runs.append(("ws:// (loopback)", await measure(server.url, args.ops, args.rounds, auth)))
+        runs.append(
+            ("ws:// (loopback)", await measure(server.url, args.ops, args.rounds, auth, shared=args.shared))
+        )
     finally:
         await server.close()
     print("| path | op | plain record µs | same query µs | store µs | store / same query | store / plain |")
     print("|---|---|---:|---:|---:|---:|---:|")
-    layers = await measure("mem://", args.ops, args.rounds, None, instant=True)
-    for path, t in runs:
+    layers, _ = await measure("mem://", args.ops, args.rounds, None, instant=True)
+    for path, (t, _) in runs:
         for op in ("set", "get"):
             plain, query, store = (t[f"{op}: {who}"] * 1e6 for who in ("plain record", "same query", "store"))
             print(
                 f"| {path} | {op} | {plain:,.0f} | {query:,.0f} | {store:,.0f} "
                 f"| {store / query:.3f} | {store / plain:.3f} |"
             )
+    print()
+    print("The same calls, process CPU per call (every thread, the engine's included), medians:")
+    print()
+    print("| path | op | plain record µs | same query µs | store µs | store / same query |")
+    print("|---|---|---:|---:|---:|---:|")
+    for path, (_, c) in runs:
+        for op in ("set", "get"):
+            plain, query, store = (c[f"{op}: {who}"] * 1e6 for who in ("plain record", "same query", "store"))
+            print(f"| {path} | {op} | {plain:,.0f} | {query:,.0f} | {store:,.0f} | {store / query:.3f} |")
     print()
     print(
         "Store layers alone: main-thread CPU per call (best round), over an SDK connection answering at once:"

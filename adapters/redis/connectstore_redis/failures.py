@@ -14,16 +14,16 @@ whole timeout either.
 One :class:`Bounded` serves one event loop (its semaphore and timer belong to that loop);
 a store keeps one per loop it runs on, all sharing one breaker.
 
-Deadlines are enforced by one timer per store rather than one per call: the timer wakes
-every quarter of the timeout while calls are in flight and cancels the calls that are
-overdue, so a call fails after between 1 and 1.25 times the timeout. (``asyncio.timeout``
-per call costs a timer handle each time, a measurable share of a Redis round trip.)
+Deadlines are enforced by one sweep per store and loop rather than a timer per call
+(:class:`connectstore.deadlines.Deadlines`): it wakes every quarter of the timeout while
+calls are in flight and cancels the calls that are overdue, so a call fails after between
+1 and 1.25 times the timeout. (``asyncio.timeout`` per call costs a timer handle each
+time, a measurable share of a Redis round trip.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -32,6 +32,7 @@ from typing import TypeVar
 from redis import exceptions as redis_errors
 
 from connectstore import CircuitBreaker, Credentials, StoreError, StoreUnavailableError
+from connectstore.deadlines import Deadlines
 
 __all__ = ["UNAVAILABLE_ERRORS", "Bounded"]
 
@@ -61,19 +62,7 @@ class Bounded:
     built from a redis-py error.
     """
 
-    __slots__ = (
-        "_breaker",
-        "_expired",
-        "_inflight",
-        "_limit",
-        "_prepare",
-        "_secrets",
-        "_tick",
-        "_timer",
-        "_timer_loop",
-        "_tokens",
-        "timeout",
-    )
+    __slots__ = ("_breaker", "_deadlines", "_limit", "_prepare", "_secrets", "timeout")
 
     def __init__(
         self,
@@ -93,12 +82,7 @@ class Bounded:
         self._prepare = prepare
         self._breaker = breaker
         self._secrets = secrets or Credentials()
-        self._tick = max(timeout / 4, 0.005)
-        self._tokens = itertools.count()
-        self._inflight: dict[int, tuple[asyncio.Task[object], float]] = {}
-        self._expired: set[int] = set()
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_loop: asyncio.AbstractEventLoop | None = None
+        self._deadlines = Deadlines(max(timeout / 4, 0.005))
 
     async def __call__(self, call: Callable[[], Awaitable[T]]) -> T:
         """Await ``call()`` before the deadline; Redis errors become connectstore errors.
@@ -153,37 +137,22 @@ class Bounded:
             task = asyncio.current_task()
             if task is None:  # pragma: no cover - awaited outside a task
                 raise RuntimeError("a RedisStore must be used from an asyncio task")
-            loop = task.get_loop()
-            token = next(self._tokens)
-            self._inflight[token] = (task, loop.time() + self.timeout)
-            if self._timer is None or self._timer_loop is not loop:  # none armed on this loop
-                self._timer = loop.call_later(self._tick, self._sweep, loop)
-                self._timer_loop = loop
+            deadlines = self._deadlines
+            token: int | None = deadlines.start(task, task.get_loop().time() + self.timeout)
             try:
                 async with self._limit:  # inlined _limited(): one coroutine less per call
                     if self._prepare is not None:
                         await self._prepare()
                     return await call()
             except asyncio.CancelledError:
-                if token in self._expired:
+                assert token is not None
+                late, token = deadlines.finish(token), None
+                if late:
                     raise self._overdue() from None
                 raise
             finally:
-                del self._inflight[token]
-                if token in self._expired:
-                    self._expired.discard(token)
-                    task.uncancel()
-
-        def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
-            """Cancel the calls past their deadline; re-arm while calls are in flight."""
-            self._timer = None
-            now = loop.time()
-            for token, (task, deadline) in list(self._inflight.items()):
-                if deadline <= now and token not in self._expired:
-                    self._expired.add(token)
-                    task.cancel()
-            if self._inflight:
-                self._timer = loop.call_later(self._tick, self._sweep, loop)
+                if token is not None:
+                    deadlines.finish(token)
 
     else:  # pragma: no cover - Python 3.10: no Task.uncancel(), so one wait_for per call
 

@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar, Union, cast
 
 from connectstore import CircuitBreaker, StoreError, StoreUnavailableError
+from connectstore.deadlines import Deadlines
 from connectstore_surrealdb.auth import Auth, TokenAuth
 from connectstore_surrealdb.failures import CallFailure, ConflictError, bounded, secrets_of
 
@@ -88,11 +89,14 @@ class _Link:
     and the SDK calls in flight (each runs on, even when its caller is cancelled).
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
         self.loop = loop
         self.client: SurrealClient | None = None
         self.opening = asyncio.Lock()
         self.calls: set[asyncio.Future[Any]] = set()
+        # The deadlines of the embedded engine's calls, run in the callers' own tasks: one
+        # sweep per quarter of the timeout instead of a timer per call.
+        self.deadlines = Deadlines(timeout / 4)
 
 
 class Connection:
@@ -206,7 +210,7 @@ class Connection:
                 del self._links[old.loop]
                 if old.client is not None and old.client is not self._shared:
                     _abort(old.client)  # its loop ended without cancelling its tasks
-            link = self._links.setdefault(loop, _Link(loop))
+            link = self._links.setdefault(loop, _Link(loop, self.timeout))
             link.client = link.client or self._given
         return link
 
@@ -285,7 +289,8 @@ class Connection:
             failure,
             remaining=deadline - link.loop.time(),
             running=link.calls,
-            inline=isinstance(client, _SDK.embedded),  # no frame to tear, no socket to lose
+            # in the caller's task for the embedded engine: no frame to tear, no socket to lose
+            deadlines=link.deadlines if isinstance(client, _SDK.embedded) else None,
         )
 
     def _forget(self, link: _Link, client: SurrealClient) -> None:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from connectstore import Credentials, StoreError, StoreUnavailableError
+from connectstore.deadlines import Deadlines
 from connectstore_surrealdb.auth import Auth, TokenAuth
 
 __all__ = ["CallFailure", "ConflictError", "bounded", "secrets_of", "transport_errors"]
@@ -125,7 +126,7 @@ async def bounded(
     *,
     remaining: float,
     running: set[asyncio.Future[Any]] | None = None,
-    inline: bool = False,
+    deadlines: Deadlines | None = None,
 ) -> T:
     """Await ``call`` for at most ``remaining`` seconds; sort its failure into unavailable or refused.
 
@@ -134,14 +135,15 @@ async def bounded(
 
     By default the call runs as its own task, so a cancellation coming from the SDK (it
     cancels the calls in flight when the socket drops) is told apart from our caller's
-    own, and our caller's cancellation never tears a frame in half. ``inline=True`` (for
-    the embedded engine, which has no frame to tear; Python 3.11+) awaits the call in the
-    caller's own task under one timer instead: no task, no extra loop turn. A cancellation
-    our caller (or the timer) did not ask for is then the SDK's, told apart by the task's
-    count of cancellation requests.
+    own, and our caller's cancellation never tears a frame in half. With ``deadlines`` (for
+    the embedded engine, which has no frame to tear; Python 3.11+) the call is awaited in
+    the caller's own task instead, its deadline kept by that :class:`Deadlines` (one sweep
+    of the loop's calls, no timer per call): no task, no extra loop turn. A cancellation
+    neither our caller nor the deadline asked for is then the SDK's, told apart by the
+    task's count of cancellation requests.
     """
-    if inline and _INLINE:
-        return await _inline(call, failure, remaining)
+    if deadlines is not None and _INLINE:
+        return await _inline(call, failure, remaining, deadlines)
     task = asyncio.ensure_future(call)
     task.add_done_callback(_mark_seen)
     if running is not None:
@@ -163,27 +165,35 @@ async def bounded(
     raise error from cause
 
 
-async def _inline(call: Coroutine[Any, Any, T], failure: CallFailure, remaining: float) -> T:
-    """:func:`bounded` in the caller's task: one timer, cancellations told apart by count."""
+async def _inline(
+    call: Coroutine[Any, Any, T], failure: CallFailure, remaining: float, deadlines: Deadlines
+) -> T:
+    """:func:`bounded` in the caller's task, its deadline kept by ``deadlines`` (the loop's
+    sweep, no timer per call); cancellations told apart by count.
+    """
     task = asyncio.current_task()
     assert task is not None  # an SDK call runs in a task
     requested = task.cancelling()  # type: ignore[attr-defined,unused-ignore]
     if remaining <= 0:
         call.close()  # never started: no "never awaited" warning
         raise failure.late()
-    timer = asyncio.timeout(remaining)  # type: ignore[attr-defined,unused-ignore]
+    token = deadlines.start(task, task.get_loop().time() + remaining)
     try:
-        async with timer:
-            return await call
-    except asyncio.CancelledError:
-        if task.cancelling() > requested:  # type: ignore[attr-defined,unused-ignore]
-            raise  # our caller's: let it through
-        raise failure.lost() from None  # neither ours nor our caller's: the SDK gave up on the call
-    except Exception as exc:
-        if isinstance(exc, asyncio.TimeoutError) and timer.expired():
+        result = await call
+    except BaseException as exc:
+        late = deadlines.finish(token)
+        if late and isinstance(exc, (Exception, asyncio.CancelledError)):
             raise failure.late() from None
-        error, cause = failure.sorted(exc)
-        raise error from cause
+        if isinstance(exc, asyncio.CancelledError):
+            if task.cancelling() > requested:  # type: ignore[attr-defined,unused-ignore]
+                raise  # our caller's: let it through
+            raise failure.lost() from None  # neither ours nor our caller's: the SDK gave up on the call
+        if isinstance(exc, Exception):
+            error, cause = failure.sorted(exc)
+            raise error from cause
+        raise
+    deadlines.finish(token)
+    return result
 
 
 def _scrubbed(exc: BaseException, secrets: Credentials) -> tuple[str, BaseException | None]:
