@@ -225,7 +225,8 @@ async def store_calls(requests: int) -> None:
 
 async def one(spec: str) -> None:
     """``APP:ROUTE:N``: N requests of one app on one route after 20 of warm-up, nothing
-    printed (for ``valgrind --tool=callgrind``: subtract the ``:0`` run's count).
+    printed (for ``valgrind --tool=callgrind``: subtract the ``:0`` run's count; run that
+    one first after editing a module, or the first run's count includes compiling it).
     """
     kind, path, count = spec.split(":")
     makers: dict[str, Callable[[], Starlette]] = {

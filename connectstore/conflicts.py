@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import random
@@ -258,14 +259,15 @@ class ConditionalWrites:
     id of a session the request destroyed or saw destroyed (never written again).
 
     The :class:`~connectstore.request_session.RequestSession` owns one, tells it what
-    happened (:meth:`loaded`, :meth:`dropped`) and makes its store calls for it.
+    happened (:meth:`loaded`, :meth:`dropped`) and makes its store calls for it: it hands
+    itself to :meth:`save`, which passes it on rather than keeping it (a reference back would
+    make a reference cycle per request for the garbage collector to find).
     """
 
-    __slots__ = ("_engine", "_request", "baseline", "ended", "version")
+    __slots__ = ("_engine", "baseline", "ended", "version")
 
-    def __init__(self, engine: SessionEngine, request: RequestStore) -> None:
+    def __init__(self, engine: SessionEngine) -> None:
         self._engine = engine
-        self._request = request
         self.version: str | None = None
         self.baseline = "{}"
         self.ended: str | None = None
@@ -288,13 +290,15 @@ class ConditionalWrites:
         """
         self.ended, self.version = (None if new == old else old), None
 
-    async def save(self, session: Session, stored: SessionData, text: str) -> Saved | None:
-        """Store ``session`` (``stored`` its record, ``text`` its data's JSON): ``create``
-        when it has no record, else ``set_if`` over its version. A create conflict raises
-        :class:`SessionConflictError` (it is never merged: the request would merge into a
-        session it never loaded), so does a ``set_if`` conflict under ``"raise"``; under
-        ``"merge"`` it is merged (:meth:`_merge`). None: nothing was stored because the
-        session is destroyed.
+    async def save(
+        self, request: RequestStore, session: Session, stored: SessionData, text: str
+    ) -> Saved | None:
+        """Store ``session`` (``stored`` its record, ``text`` its data's JSON) through
+        ``request``'s store calls: ``create`` when it has no record, else ``set_if`` over its
+        version. A create conflict raises :class:`SessionConflictError` (it is never merged:
+        the request would merge into a session it never loaded), so does a ``set_if``
+        conflict under ``"raise"``; under ``"merge"`` it is merged (:meth:`_merge`). None:
+        nothing was stored because the session is destroyed.
         """
         sid = session.id
         if sid == self.ended:
@@ -302,19 +306,19 @@ class ConditionalWrites:
             return None
         store = self._engine.store
         if self.version is None:
-            version = await self._request._call(store.create(sid, stored))
+            version = await request._call(store.create(sid, stored))
             if version is None:
                 raise SessionConflictError(sid, "a session with this new id exists already")
         else:
-            version = await self._request._call(store.set_if(sid, stored, self.version))
+            version = await request._call(store.set_if(sid, stored, self.version))
             if version is None:
                 if self._engine.on_conflict == "raise":
                     raise SessionConflictError(sid)
-                return await self._merge(session, text)
+                return await self._merge(request, session, text)
         self.version, self.baseline = version or None, text  # NO_VERSION: deleted, create next
         return Saved(text, session.cookie.expires_ms)
 
-    async def _merge(self, session: Session, text: str) -> Saved | None:
+    async def _merge(self, request: RequestStore, session: Session, text: str) -> Saved | None:
         """After a conflict: reload, apply this request's changes since the baseline to the
         session there now and ``set_if`` that, until it sticks or ``conflict_retries``
         attempts failed (:class:`SessionConflictError`). Afterwards ``session`` holds the data
@@ -325,16 +329,18 @@ class ConditionalWrites:
         changed, deleted = (
             ({}, []) if text == self.baseline else top_level_changes(self.baseline, session.data)
         )
-        async with self._engine.merge_turns.turn(session.id, self._wait):
-            return await self._attempts(session, changed, deleted)
+        async with self._engine.merge_turns.turn(session.id, functools.partial(self._wait, request)):
+            return await self._attempts(request, session, changed, deleted)
 
-    async def _attempts(self, session: Session, changed: dict[str, Any], deleted: list[str]) -> Saved | None:
+    async def _attempts(
+        self, request: RequestStore, session: Session, changed: dict[str, Any], deleted: list[str]
+    ) -> Saved | None:
         """:meth:`_merge`'s attempts, in this request's turn."""
         engine, sid = self._engine, session.id
         for attempt in range(engine.conflict_retries):
             if attempt:
-                await self._pause(backoff_seconds(attempt), sid)
-            fresh = await self._request._call(engine.store.get_versioned(sid))
+                await self._pause(request, backoff_seconds(attempt), sid)
+            fresh = await request._call(engine.store.get_versioned(sid))
             if fresh is None:
                 logger.debug("the session was destroyed by another request; not writing it back")
                 self.dropped(sid)
@@ -342,8 +348,8 @@ class ConditionalWrites:
             data = apply_changes(fresh.session, changed, deleted)
             if changed or deleted:
                 record = {"cookie": session.cookie.to_json(), **data}
-                self._request._check_size(record)
-                version = await self._request._call(engine.store.set_if(sid, record, fresh.version))
+                request._check_size(record)
+                version = await request._call(engine.store.set_if(sid, record, fresh.version))
                 if version is None:
                     continue
                 expires = session.cookie.expires_ms
@@ -357,21 +363,21 @@ class ConditionalWrites:
             sid, f"another request changed the session through {engine.conflict_retries} merges"
         )
 
-    async def _wait(self, sid: str, turn: Awaitable[object]) -> None:
+    async def _wait(self, request: RequestStore, sid: str, turn: Awaitable[object]) -> None:
         """Wait for this request's turn to merge, within what is left of ``store_timeout``."""
         try:
-            await self._request._call(turn)
+            await request._call(turn)
         except StoreUnavailableError:
             raise SessionConflictError(
                 sid, "other requests were merging the session until store_timeout ran out"
             ) from None
 
-    async def _pause(self, seconds: float, sid: str) -> None:
+    async def _pause(self, request: RequestStore, seconds: float, sid: str) -> None:
         """Sleep between merge attempts; the pause counts as store time (``store_timeout``)."""
-        left = self._request._time_left()
+        left = request._time_left()
         if left is not None and left <= seconds:
             raise SessionConflictError(sid, "another request changed the session until store_timeout ran out")
-        await self._request._call(asyncio.sleep(seconds))
+        await request._call(asyncio.sleep(seconds))
 
 
 def _stored_expiry(session: SessionData) -> int | None:

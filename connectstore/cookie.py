@@ -141,16 +141,17 @@ class Cookie:
         expires = parse_expires(data.get("expires"))
         if expires is not None and not MIN_DATETIME_MS <= expires <= MAX_DATETIME_MS:
             raise SerializationError("cookie.expires is beyond the years 1-9999", path="$.cookie.expires")
-        return cls(
-            original_max_age=data.get("originalMaxAge"),
-            expires=None if expires is None else _ms_to_datetime(expires),
-            secure=data.get("secure"),
-            http_only=data.get("httpOnly", True),
-            domain=data.get("domain"),
-            path=data.get("path", "/"),
-            same_site=data.get("sameSite"),
-            partitioned=data.get("partitioned"),
-            priority=data.get("priority"),
+        get = data.get
+        return cls(  # the fields in their order, positional: cheaper than by name
+            get("originalMaxAge"),
+            None if expires is None else _ms_to_datetime(expires),
+            get("secure"),
+            get("httpOnly", True),
+            get("domain"),
+            get("path", "/"),
+            get("sameSite"),
+            get("partitioned"),
+            get("priority"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -161,15 +162,16 @@ class Cookie:
         if self.priority is not None:
             out["priority"] = self.priority
         out["expires"] = None if self.expires is None else format_expires(self.expires)
-        for key, value in (
-            ("secure", self.secure),
-            ("httpOnly", self.http_only),
-            ("domain", self.domain),
-            ("path", self.path),
-            ("sameSite", self.same_site),
-        ):
-            if value is not None:
-                out[key] = value
+        if self.secure is not None:
+            out["secure"] = self.secure
+        if self.http_only is not None:
+            out["httpOnly"] = self.http_only
+        if self.domain is not None:
+            out["domain"] = self.domain
+        if self.path is not None:
+            out["path"] = self.path
+        if self.same_site is not None:
+            out["sameSite"] = self.same_site
         return out
 
     @property
@@ -185,9 +187,10 @@ class Cookie:
 
     def reset_max_age(self, *, now: int | None = None) -> None:
         """Restart the cookie's life: ``expires = now + original_max_age`` (Node's ``touch()``)."""
-        if isinstance(self.original_max_age, (int, float)) and not isinstance(self.original_max_age, bool):
+        max_age = self.original_max_age
+        if type(max_age) is int or (isinstance(max_age, (int, float)) and not isinstance(max_age, bool)):
             start = now_ms() if now is None else now
-            self.expires = _ms_to_datetime(start + int(self.original_max_age))
+            self.expires = _ms_to_datetime(start + int(max_age))
 
     def serialize(self, name: str, value: str) -> str:
         """The ``Set-Cookie`` header value express-session sends for this cookie.
@@ -199,26 +202,50 @@ class Cookie:
             if not _TOKEN.fullmatch(name):
                 raise ValueError(f"invalid cookie name {name!r}")
             _remember(_GOOD_NAMES, name)
-        parts = [f"{name}={encode_uri_component(value)}"]
-        if self.domain:
-            parts.append(f"Domain={_attribute(self.domain, 'domain')}")
-        if self.path:
-            parts.append(f"Path={_attribute(self.path, 'path')}")
+        same_site = self.same_site
+        key = (
+            self.domain,
+            self.path,
+            self.http_only,
+            self.secure,
+            self.partitioned,
+            self.priority,
+            same_site,
+            same_site is True,
+        )
+        around = _ATTRIBUTES.get(key)
+        if around is None:
+            around = self._attributes()
+            if len(_ATTRIBUTES) < 256:  # a few per application; bounded all the same
+                _ATTRIBUTES[key] = around
+        before, after = around
         expires = self.expires_ms
-        if expires is not None:
-            parts.append(f"Expires={_http_date(expires // 1000)}")
+        if expires is None:
+            return f"{name}={encode_uri_component(value)}{before}{after}"
+        return f"{name}={encode_uri_component(value)}{before}; Expires={_http_date(expires // 1000)}{after}"
+
+    def _attributes(self) -> tuple[str, str]:
+        """The ``Set-Cookie`` attributes, checked, that come before ``Expires`` and after it
+        (each part with its leading ``"; "``).
+        """
+        before = []
+        if self.domain:
+            before.append(f"; Domain={_attribute(self.domain, 'domain')}")
+        if self.path:
+            before.append(f"; Path={_attribute(self.path, 'path')}")
+        after = []
         if self.http_only:
-            parts.append("HttpOnly")
+            after.append("; HttpOnly")
         if self.secure:
-            parts.append("Secure")
+            after.append("; Secure")
         if self.partitioned:
-            parts.append("Partitioned")
+            after.append("; Partitioned")
         if self.priority:
-            parts.append(f"Priority={_choice(self.priority, 'priority', _PRIORITIES)}")
+            after.append(f"; Priority={_choice(self.priority, 'priority', _PRIORITIES)}")
         if self.same_site:
             same_site = "strict" if self.same_site is True else self.same_site
-            parts.append(f"SameSite={_choice(str(same_site), 'sameSite', _SAME_SITES)}")
-        return "; ".join(parts)
+            after.append(f"; SameSite={_choice(str(same_site), 'sameSite', _SAME_SITES)}")
+        return "".join(before), "".join(after)
 
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -228,6 +255,8 @@ _SAME_SITES = {"lax": "Lax", "strict": "Strict", "none": "None"}
 
 _GOOD_NAMES: set[str] = set()
 _GOOD_ATTRIBUTES: set[str] = set()
+# The checked attribute text around ``Expires`` for each combination of a cookie's fields.
+_ATTRIBUTES: dict[tuple[object, ...], tuple[str, str]] = {}
 _WEEKDAYS = ("Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed")  # 1970-01-01 was a Thursday
 _MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -249,6 +278,20 @@ def _attribute(value: str, what: str) -> str:
 
 def _http_date(seconds: int) -> str:
     """``email.utils.formatdate(seconds, usegmt=True)`` for years 1-9999, without a datetime."""
+    memo = _date_memo[0]
+    if memo[0] == seconds:
+        return memo[1]
+    text = _format_http_date(seconds)
+    _date_memo[0] = (seconds, text)
+    return text
+
+
+# The last Expires date written: the requests of one second that roll their cookie share it.
+# The pair is replaced whole, so a hit is always right.
+_date_memo: list[tuple[int | None, str]] = [(None, "")]
+
+
+def _format_http_date(seconds: int) -> str:
     days, second_of_day = divmod(seconds, 86400)
     year, month, day = _civil_from_days(days)
     if not 1 <= year <= 9999:
@@ -278,7 +321,7 @@ def _datetime_to_ms(when: datetime) -> int:
 
 
 def _ms_to_datetime(ms: int) -> datetime:
-    when = _EPOCH + timedelta(milliseconds=ms)
+    when = _EPOCH + timedelta(0, 0, 0, ms)  # milliseconds, positional: cheaper than by name
     _memo[0] = (when, ms)
     return when
 

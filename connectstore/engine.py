@@ -189,6 +189,7 @@ class SessionEngine:
         self.store_touches = supports(store, "touch")
         # Fixed cookie options are checked once, here, and not resolved again per request.
         self._fixed_options = None if callable(self.cookie) else _cookie_options(self.cookie)
+        self._fixed_path = None if self._fixed_options is None else self._fixed_options.path or "/"
 
     async def open(self, info: RequestInfo, *, lazy: bool = False) -> RequestSession:
         """Start a request: read and unsign the cookie, then load the session or make one.
@@ -245,6 +246,8 @@ class SessionEngine:
 
     def cookie_path(self, info: RequestInfo) -> str:
         """The cookie path this request is judged against (from the options)."""
+        if self._fixed_path is not None:
+            return self._fixed_path
         return self._options(info).path or "/"
 
     def _options(self, info: RequestInfo) -> CookieOptions:

@@ -45,6 +45,8 @@ def session_expires(session: Mapping[str, Any]) -> int | None:
     cookie = session.get("cookie")
     if cookie is None:
         return None
+    if type(cookie) is dict:  # the common case, before the ABC checks below
+        return parse_expires(cookie.get("expires"))
     if isinstance(cookie, Cookie):
         return cookie.expires_ms
     if isinstance(cookie, Mapping):

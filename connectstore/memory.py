@@ -9,6 +9,7 @@ For tests and single-process development, not for production.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import AsyncIterator, Callable
 
@@ -18,6 +19,9 @@ from connectstore.serializer import JSONSerializer, Serializer, SessionData, dec
 from connectstore.store import NO_VERSION, Versioned, check_sid
 
 __all__ = ["MemoryStore"]
+
+_COOKIE_FIRST = '{"cookie":'
+_DECODER = json.JSONDecoder()  # only finds where the stored cookie ends
 
 
 class MemoryStore(ListingFromItems):
@@ -98,11 +102,38 @@ class MemoryStore(ListingFromItems):
 
     async def touch(self, sid: str, session: SessionData) -> None:
         """Replace only the stored ``cookie`` of a live session (express-session's rule)."""
-        current = self._load(check_sid(sid))
-        if current is None:
+        text = self._live_text(check_sid(sid))
+        if text is None:
             return
-        current["cookie"] = session.get("cookie")
-        self._write(sid, current)
+        cookie = session.get("cookie")
+        spliced = self._with_cookie(text, cookie)
+        if spliced is None:
+            current = decode_session(self.serializer, sid, text)
+            current["cookie"] = cookie
+            self._write(sid, current)
+        else:
+            self._put(sid, {"cookie": cookie}, spliced)
+
+    def _with_cookie(self, text: str, cookie: object) -> str | None:
+        """``text`` with its ``cookie`` member replaced by ``cookie``, without decoding and
+        encoding the rest, or None where that is not sure to give what decoding, replacing
+        and encoding would: only :class:`JSONSerializer`'s text with the cookie first (what
+        the engine stores). Re-encoding decoded JSON that this serializer wrote gives the
+        same text back, except for escaped surrogate pairs (decoding joins them), which go
+        the long way.
+        """
+        if type(self.serializer) is not JSONSerializer or not text.startswith(_COOKIE_FIRST):
+            return None
+        if "\\ud" in text:
+            return None
+        try:
+            end = _DECODER.scan_once(text, len(_COOKIE_FIRST))[1]  # type: ignore[attr-defined]
+        except (StopIteration, ValueError):
+            return None
+        if text[end : end + 1] not in (",", "}"):
+            return None
+        head = self.serializer.dumps({"cookie": cookie})
+        return head[:-1] + text[end:]
 
     async def clear(self) -> None:
         """Drop every session."""

@@ -7,7 +7,7 @@ destroy, save or touch the session and whether to send a ``Set-Cookie`` header. 
 is the one place those rules are written (the ``_is_*`` and ``_should_*`` methods, named
 after ``index.js`` of express-session 1.19):
 
-* a session is *modified* when its id or the hash of its data (cookie excluded) changed
+* a session is *modified* when its id or its data's JSON (cookie excluded) changed
   since it was loaded; it is *saved* when it was stored with exactly this data;
 * ``unset="destroy"`` and the application removed the session: destroy it in the store;
 * save when the session is not saved yet, except that with ``save_uninitialized=False`` a
@@ -28,15 +28,16 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Mapping
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from connectstore.conflicts import ConditionalWrites
 from connectstore.cookie import Cookie, cookie_value
 from connectstore.errors import SessionDecodeError, SessionNotFoundError, SessionTooLargeError
 from connectstore.serializer import JSONSerializer, SessionData
-from connectstore.session import Session, data_json, hash_json, session_hash
+from connectstore.session import Session, data_json
 from connectstore.signing import sign_cookie, unsign_cookie_key
-from connectstore.timeouts import within
+from connectstore.timeouts import STEP_FIRST, timed_out, within, within_rest
 
 if TYPE_CHECKING:
     from connectstore.engine import RequestInfo, SessionEngine
@@ -81,10 +82,12 @@ class RequestSession:
         self._cookie_echo: str | None = None  # that cookie's value, when the first secret signed it
         self._stored_expires: int | None = None  # the stored cookie's expiry (for touch_after)
         self._original_id: str | None = None
-        self._original_hash: str | None = None
-        self._saved_hash: str | None = None
+        # The data's JSON (data_json) when loaded and when last saved: express-session keeps
+        # SHA-1 hashes of it; comparing the texts themselves tells the same, without hashing.
+        self._original_text: str | None = None
+        self._saved_text: str | None = None
         # Under on_conflict "merge"/"raise": the version and data of the record read or written.
-        self._writes = None if engine.on_conflict == "overwrite" else ConditionalWrites(engine, self)
+        self._writes = None if engine.on_conflict == "overwrite" else ConditionalWrites(engine)
         # False when sessions do not apply to this request (path outside the cookie path, or
         # the store failed and on_store_error="continue").
         self._active = False
@@ -124,42 +127,37 @@ class RequestSession:
         """
         if self._started:
             return
-        engine = self._engine
         try:
-            await self._start(engine)
-        finally:
-            self._started = True
-
-    async def _start(self, engine: SessionEngine) -> None:
-        if not self._info.path.startswith(engine.cookie_path(self._info)):
-            return
-        self._active = True
-        raw = cookie_value(self._info.cookie_header, engine.name)
-        found = unsign_cookie_key(raw, engine.secrets) if raw is not None else None
-        if found is not None:
-            self._cookie_id = found[0]
+            engine, info = self._engine, self._info
+            if not info.path.startswith(engine.cookie_path(info)):
+                return
+            self._active = True
+            raw = cookie_value(info.cookie_header, engine.name)
+            found = unsign_cookie_key(raw, engine.secrets) if raw is not None else None
+            if found is None:
+                self._generate()
+                return
+            sid = self._sid = self._cookie_id = found[0]
             if found[1] == 0:
                 self._cookie_echo = raw
-        self._sid = self._cookie_id
-        if self._cookie_id is None:
-            self._generate()
-            return
-        try:
-            stored, version = await self._read(self._cookie_id)
-        except SessionDecodeError as exc:
-            log_corrupt_session(self._cookie_id, exc)
-            stored = version = None
-        except Exception:
-            if engine.on_store_error == "raise":
-                raise
-            logger.exception("the session store failed; serving the request without a session")
-            self._active = False
-            self._sid = None
-            return
-        if stored is None:
-            self._generate()
-        else:
-            self._inflate(self._cookie_id, stored, version)
+            try:
+                stored, version = await self._read(sid)
+            except SessionDecodeError as exc:
+                log_corrupt_session(sid, exc)
+                stored = version = None
+            except Exception:
+                if engine.on_store_error == "raise":
+                    raise
+                logger.exception("the session store failed; serving the request without a session")
+                self._active = False
+                self._sid = None
+                return
+            if stored is None:
+                self._generate()
+            else:
+                self._inflate(sid, stored, version)
+        finally:
+            self._started = True
 
     @property
     def session(self) -> Session | None:
@@ -181,7 +179,7 @@ class RequestSession:
         """
         if self._session is None:
             return self._original_id is not None
-        return self._is_modified(self._session, session_hash(self._session.data))
+        return self._is_modified(self._session, data_json(self._session.data))
 
     def remove(self) -> None:
         """The application removed the session (express's ``req.session = null``)."""
@@ -202,8 +200,7 @@ class RequestSession:
                 await self._call(engine.store.destroy(self._sid))
             return []
         headers: list[str] = []
-        text = data_json(session.data)  # the data cannot change until the store call
-        current = hash_json(text)
+        current = data_json(session.data)  # the data cannot change until the store call
         if self._should_set_cookie(session, current):
             if session.cookie.secure and not engine.is_secure(self._info):
                 logger.warning(
@@ -218,27 +215,29 @@ class RequestSession:
                 headers.append(session.cookie.serialize(engine.name, value))
         self._touch_once(session)
         if self._should_save(session, current):
-            await self.save(session, current, text)
+            await self.save(session, current)
             if self._session is None:
                 return []  # "merge" found the session destroyed by another request: no cookie
-        elif engine.store_touches and self._should_touch(session, current) and self._touch_due(session):
+        elif engine.store_touches and self._should_touch(session) and self._touch_due(session):
             await self._call(engine.store.touch(session.id, session.to_store()))
         return headers
 
     # --- what Session's methods do -------------------------------------------------------
 
-    async def save(self, session: Session, current: str | None = None, text: str | None = None) -> None:
+    async def save(self, session: Session, current: str | None = None) -> None:
         """Store ``session`` now and remember its data as saved; a session larger than
         ``max_session_bytes`` raises :class:`SessionTooLargeError` and nothing is written.
-        ``current`` and ``text`` are the data's :func:`session_hash` and ``data_json`` when
-        the caller has them. Under ``"merge"``/``"raise"``: :meth:`_save_conditionally`.
+        ``current`` is the data's ``data_json`` when the caller has it. Under
+        ``"merge"``/``"raise"``: :meth:`_save_conditionally`.
         """
         stored = session.to_store()
         self._check_size(stored)
-        if self._engine.on_conflict != "overwrite":
-            await self._save_conditionally(session, stored, current, text)
+        if current is None:
+            current = data_json(session.data)
+        if self._writes is not None:
+            await self._save_conditionally(session, stored, current)
             return
-        self._saved_hash = session_hash(session.data) if current is None else current
+        self._saved_text = current
         self._stored_expires = session.cookie.expires_ms
         await self._call(self._engine.store.set(session.id, stored))
 
@@ -291,22 +290,18 @@ class RequestSession:
             if size > limit:
                 raise SessionTooLargeError(size, limit)
 
-    async def _save_conditionally(
-        self, session: Session, stored: SessionData, current: str | None, text: str | None
-    ) -> None:
+    async def _save_conditionally(self, session: Session, stored: SessionData, text: str) -> None:
         """``save`` under ``"merge"``/``"raise"`` (:class:`~connectstore.conflicts.ConditionalWrites`):
         afterwards ``session`` holds what is stored (merged), or, if another request destroyed
         it, nothing was written and the request has no session any more.
         """
         assert self._writes is not None
-        if text is None:
-            text = data_json(session.data)
-        saved = await self._writes.save(session, stored, text)
+        saved = await self._writes.save(self, session, stored, text)
         if saved is None:
             if self._session is session:
                 self._session = None  # destroyed by another request: this one has none any more
             return
-        self._saved_hash = current if saved.text is text and current is not None else hash_json(saved.text)
+        self._saved_text = saved.text
         self._stored_expires = saved.expires
 
     async def _call(self, operation: Awaitable[T]) -> T:
@@ -319,6 +314,15 @@ class RequestSession:
         left = limit - self._store_seconds
         started = time.monotonic()
         try:
+            if STEP_FIRST and left > 0 and type(operation) is CoroutineType:
+                # within()'s first step, inline: most calls to an in-process store end in it
+                try:
+                    first = operation.send(None)
+                except StopIteration as done:
+                    return done.value  # type: ignore[no-any-return]
+                except asyncio.TimeoutError:
+                    raise timed_out(type(self._engine.store).__name__, left) from None
+                return await within_rest(left, started, operation, first, type(self._engine.store).__name__)  # type: ignore[no-any-return]
             return await within(max(left, 0.0), operation, type(self._engine.store).__name__)
         finally:
             self._store_seconds += time.monotonic() - started
@@ -337,7 +341,7 @@ class RequestSession:
         self._sid = sid
         self._session = Session(sid, self._engine.new_cookie(self._info), {}, self)
         self._original_id = sid
-        self._original_hash = session_hash(self._session.data)
+        self._original_text = "{}"  # data_json of the new session's empty data
 
     def _inflate(self, sid: str, stored: SessionData, version: str | None) -> None:
         try:
@@ -350,27 +354,30 @@ class RequestSession:
         self._stored_expires = cookie.expires_ms
         self._original_id = sid
         text = data_json(data)
-        self._original_hash = hash_json(text)
+        self._original_text = text
         if self._writes is not None:
             self._writes.loaded(version, text)
         if not self._engine.resave:
-            self._saved_hash = self._original_hash
+            self._saved_text = text
 
-    # Each takes ``current``, the data's session_hash, computed once per decision.
+    # Each takes ``current``, the data's data_json, computed once per decision.
 
     def _is_modified(self, session: Session, current: str) -> bool:
-        return self._original_id != session.id or self._original_hash != current
+        return self._original_id != session.id or self._original_text != current
 
     def _is_saved(self, session: Session, current: str) -> bool:
-        return self._original_id == session.id and self._saved_hash == current
+        return self._original_id == session.id and self._saved_text == current
 
     def _should_save(self, session: Session, current: str) -> bool:
-        if not self._engine.save_uninitialized and self._saved_hash is None and self._cookie_id != session.id:
+        if not self._engine.save_uninitialized and self._saved_text is None and self._cookie_id != session.id:
             return self._is_modified(session, current)
         return not self._is_saved(session, current)
 
-    def _should_touch(self, session: Session, current: str) -> bool:
-        return self._cookie_id == session.id and not self._should_save(session, current)
+    def _should_touch(self, session: Session) -> bool:
+        """express's ``shouldTouch`` for a session ``_should_save`` declined (the only
+        caller): the session the request's cookie named.
+        """
+        return self._cookie_id == session.id
 
     def _should_set_cookie(self, session: Session, current: str) -> bool:
         if self._cookie_id != session.id:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable, Mapping
+from json.encoder import c_make_encoder as _c_make_encoder  # type: ignore[attr-defined]
+from json.encoder import encode_basestring as _encode_basestring
+from typing import Any, Protocol, cast, runtime_checkable
 
 from connectstore.cookie import Cookie
 from connectstore.errors import SerializationError, SessionDecodeError
 
-__all__ = ["JSONSerializer", "Serializer", "SessionData", "decode_session"]
+__all__ = ["CompactJSON", "JSONSerializer", "Serializer", "SessionData", "decode_session"]
 
 SessionData = dict[str, Any]
 """What a store holds for one session: a JSON-compatible dict with a ``"cookie"`` object."""
@@ -54,22 +56,27 @@ class JSONSerializer:
 
         A :class:`~connectstore.Cookie` value is written as its JSON object.
         """
-        if not isinstance(session, Mapping):
+        if type(session) is not dict and not isinstance(session, Mapping):
             raise SerializationError(f"a session must be a mapping, not {type(session).__name__}")
         try:
             flags = _scan(session if type(session) is dict else dict(session), 0)
         except _Refused as refused:
             raise SerializationError(refused.message, path=_path(refused.keys)) from None
         plain = _plain(session) if flags & _NEEDS_COPY or type(session) is not dict else session
-        text = _encode_js(plain) if flags & _NEEDS_JS_FLOAT else _ENCODER.encode(plain)
-        if _SURROGATE.search(text):
+        text = _encode_js(plain) if flags & _NEEDS_JS_FLOAT else _ENCODER(plain)
+        if not text.isascii() and _SURROGATE.search(text):  # isascii() is a flag: no scan
             text = _escape_surrogates(text)
         return text
 
     def loads(self, data: str | bytes) -> SessionData:
         """Decode a stored session; integers beyond 2**53 - 1 become floats, as in JavaScript."""
         text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
-        value = _DECODER.decode(text)
+        try:  # the C scanner at once: what decode() does when the text is one bare value
+            value, end = _DECODER.scan_once(text, 0)  # type: ignore[attr-defined]
+        except StopIteration:  # not a value at 0 (leading whitespace, or no JSON)
+            end = -1
+        if end != len(text):  # decode() then skips the whitespace or raises its own error
+            value = _DECODER.decode(text)
         if not isinstance(value, dict):
             raise ValueError(f"a session must be a JSON object, not {type(value).__name__}")
         return value
@@ -125,6 +132,11 @@ def _scan(value: Any, depth: int) -> int:
         for key, item in value.items():
             if type(key) is not str:
                 raise _Refused(f"object key {key!r} is not a string")
+            leaf = type(item)
+            if leaf is str or leaf is bool or item is None:
+                continue  # the common leaves, checked here without a call
+            if leaf is int and -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                continue
             try:
                 flags |= _scan(item, depth + 1)
             except _Refused as refused:
@@ -238,6 +250,55 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+class CompactJSON:
+    """``json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), ...).encode`` with the
+    C encoder built once, where ``encode`` builds one per call (most of the cost of encoding
+    a small session).
+
+    The reused encoder's circular-reference marks stay behind when an encoding fails (and
+    two threads encoding the same object at once could see each other's), so any failure is
+    retried by ``encode`` itself, which raises its own error (or succeeds), and the C encoder
+    is built afresh.
+    """
+
+    __slots__ = ("_c", "_encoder")
+
+    def __init__(self, *, allow_nan: bool = True, default: Callable[[Any], Any] | None = None) -> None:
+        self._encoder = json.JSONEncoder(
+            ensure_ascii=False, separators=(",", ":"), allow_nan=allow_nan, default=default
+        )
+        self._c = self._build()
+
+    def _build(self) -> Callable[[Any, int], Any] | None:
+        encoder = self._encoder
+        if _c_make_encoder is None:
+            return None
+        return cast(  # what JSONEncoder.iterencode(_one_shot=True) builds (3.10-3.13)
+            "Callable[[Any, int], Any]",
+            _c_make_encoder(
+                {},
+                encoder.default,
+                _encode_basestring,
+                None,
+                encoder.key_separator,
+                encoder.item_separator,
+                encoder.sort_keys,
+                encoder.skipkeys,
+                encoder.allow_nan,
+            ),
+        )
+
+    def __call__(self, value: Any) -> str:
+        """``value`` as compact JSON."""
+        encode = self._c
+        if encode is not None:
+            try:
+                return "".join(encode(value, 0))
+            except Exception:
+                self._c = self._build()
+        return self._encoder.encode(value)
+
+
 # Built once: json.dumps with options builds a new encoder on every call.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_ENCODER = CompactJSON(allow_nan=False)
 _DECODER = json.JSONDecoder(parse_int=_parse_int, parse_constant=_reject_constant)

@@ -9,12 +9,11 @@ decides at the end of the request what to store and which cookie to send.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from connectstore.cookie import Cookie
-from connectstore.serializer import SessionData
+from connectstore.serializer import CompactJSON, SessionData
 
 if TYPE_CHECKING:
     from connectstore.request_session import RequestSession
@@ -42,7 +41,7 @@ def value_json(value: Any) -> str:
     """One value's JSON as :func:`data_json` writes it (compact, unescaped, ``repr`` for
     what JSON cannot carry): equal texts mean the value did not change.
     """
-    return _HASH_ENCODER.encode(value)
+    return _DATA_ENCODER(value)
 
 
 def hash_json(text: str) -> str:
@@ -50,8 +49,8 @@ def hash_json(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()
 
 
-# One encoder for every hash (json.dumps with options builds a new one per call).
-_HASH_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=repr)
+# One encoder for every data text (json.dumps with options builds a new one per call).
+_DATA_ENCODER = CompactJSON(default=repr)
 
 
 class Session(MutableMapping[str, Any]):

@@ -13,7 +13,9 @@ import base64
 import binascii
 import hmac
 import os
+import re
 from collections.abc import Sequence
+from typing import Protocol
 from urllib.parse import quote, unquote
 
 __all__ = [
@@ -88,13 +90,22 @@ def _unsign(signed: str, secrets: Sequence[Secret]) -> tuple[str, int] | None:
 
 def encode_uri_component(value: str) -> str:
     """JavaScript's ``encodeURIComponent``: what express-session does to the cookie value."""
-    if value.isascii():
-        return value.translate(_ASCII_ESCAPES)  # the same as quote() for ASCII, faster
+    if value.isascii():  # the same as quote() for ASCII, faster
+        if _URI_UNCOMMON.search(value) is None:  # a signed value escapes only these
+            return value.replace(":", "%3A").replace("+", "%2B").replace("/", "%2F").replace("=", "%3D")
+        return _URI_UNSAFE.sub(_escape, value)
     return quote(value, safe="!'()*-._~")
 
 
-_URI_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!'()*-._~")
-_ASCII_ESCAPES = {code: f"%{code:02X}" for code in range(128) if chr(code) not in _URI_SAFE}
+_URI_UNSAFE = re.compile(r"[^A-Za-z0-9!'()*\-._~]")
+_URI_UNCOMMON = re.compile(r"[^A-Za-z0-9!'()*\-._~:+/=]")
+_ASCII_ESCAPES = {chr(code): f"%{code:02X}" for code in range(128) if _URI_UNSAFE.match(chr(code))}
+
+
+def _escape(match: re.Match[str]) -> str:
+    return _ASCII_ESCAPES[match.group()]
+
+
 _ASCII_UNESCAPES = {
     spelling: chr(code)
     for code in range(128)
@@ -128,9 +139,40 @@ def decode_uri_component(value: str) -> str:
 
 
 def _mac(value: str, secret: Secret) -> str:
+    try:
+        keyed = _KEYED[secret]
+    except (KeyError, TypeError):  # TypeError: a bytearray, never remembered
+        keyed = _keyed(secret)
+    mac = keyed.copy()  # the key's HMAC state, set up once: copying it is cheaper than a new one
+    mac.update(value.encode("utf-8", "surrogatepass"))
+    return binascii.b2a_base64(mac.digest(), newline=False).decode("ascii").rstrip("=")
+
+
+class _Mac(Protocol):
+    """An HMAC-SHA256 object (OpenSSL's, else :mod:`hmac`'s)."""
+
+    def copy(self) -> _Mac: ...
+    def update(self, data: bytes, /) -> None: ...
+    def digest(self) -> bytes: ...
+
+
+def _keyed(secret: Secret) -> _Mac:
+    """The HMAC-SHA256 state of ``secret`` with nothing hashed yet, remembered for the few
+    secrets an application has (a bounded number of them; str and bytes only, which cannot
+    change afterwards).
+    """
     key = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
-    digest = hmac.digest(key, value.encode("utf-8", "surrogatepass"), "sha256")  # OpenSSL one-shot
-    return binascii.b2a_base64(digest, newline=False).decode("ascii").rstrip("=")
+    keyed: _Mac = hmac.new(key, digestmod="sha256") if _openssl is None else _openssl(key, digestmod="sha256")
+    if len(_KEYED) < 64 and type(secret) in (str, bytes):
+        _KEYED[secret] = keyed
+    return keyed
+
+
+_KEYED: dict[Secret, _Mac] = {}
+try:
+    from _hashlib import hmac_new as _openssl  # OpenSSL's HMAC object, without hmac.HMAC's wrapper
+except ImportError:  # pragma: no cover - Python built without OpenSSL
+    _openssl = None  # type: ignore[assignment]
 
 
 def _as_list(secrets: Secrets) -> Sequence[Secret]:

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from connectstore.errors import StoreUnavailableError
 
-__all__ = ["within"]
+__all__ = ["STEP_FIRST", "timed_out", "within", "within_rest"]
 
 T = TypeVar("T")
 
@@ -32,23 +32,42 @@ async def within(seconds: float | None, operation: Awaitable[T], what: str) -> T
         return await operation
     if seconds <= 0 and isinstance(operation, Coroutine):
         operation.close()  # it will never run: no "never awaited" warning
-        raise StoreUnavailableError(f"{what} did not answer within {seconds:.3g} s")
+        raise timed_out(what, seconds)
+    if STEP_FIRST and seconds > 0 and type(operation) is types.CoroutineType:
+        started = time.monotonic()
+        try:
+            first = operation.send(None)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        except asyncio.TimeoutError:
+            raise timed_out(what, seconds) from None
+        return await within_rest(seconds, started, operation, first, what)  # type: ignore[no-any-return]
     try:
-        if _HAS_TIMEOUT and seconds > 0:
-            if type(operation) is types.CoroutineType:
-                started = time.monotonic()
-                try:
-                    first = operation.send(None)
-                except StopIteration as done:
-                    return done.value  # type: ignore[no-any-return]
-                left = seconds - (time.monotonic() - started)
-                async with asyncio.timeout(max(left, 0.0)):  # type: ignore[attr-defined,unused-ignore]
-                    return await _resume(operation, first)  # type: ignore[no-any-return]
+        if STEP_FIRST and seconds > 0:
             async with asyncio.timeout(seconds):  # type: ignore[attr-defined,unused-ignore]
                 return await operation
         return await asyncio.wait_for(operation, seconds)
     except asyncio.TimeoutError:
-        raise StoreUnavailableError(f"{what} did not answer within {seconds:.3g} s") from None
+        raise timed_out(what, seconds) from None
+
+
+async def within_rest(
+    seconds: float, started: float, operation: Coroutine[Any, Any, Any], first: Any, what: str
+) -> Any:
+    """The rest of :func:`within` for a coroutine whose first step the caller already ran
+    (at ``time.monotonic()`` ``started``; it yielded ``first``, so it has to wait): one
+    ``asyncio.timeout`` for what is left of ``seconds``. Only where :data:`STEP_FIRST`.
+    """
+    try:
+        async with asyncio.timeout(max(seconds - (time.monotonic() - started), 0.0)):  # type: ignore[attr-defined,unused-ignore]
+            return await _resume(operation, first)
+    except asyncio.TimeoutError:
+        raise timed_out(what, seconds) from None
+
+
+def timed_out(what: str, seconds: float) -> StoreUnavailableError:
+    """The error of a call to ``what`` that did not answer within ``seconds``."""
+    return StoreUnavailableError(f"{what} did not answer within {seconds:.3g} s")
 
 
 @types.coroutine
@@ -76,4 +95,7 @@ def _resume(coro: Coroutine[Any, Any, Any], first: Any) -> Generator[Any, Any, A
                 return done.value
 
 
-_HAS_TIMEOUT = sys.version_info >= (3, 11)
+STEP_FIRST = sys.version_info >= (3, 11)
+"""Whether a store call's first step may run before its timer starts (``asyncio.timeout``,
+Python 3.11+, then bounds the rest on the caller's task); before 3.11, ``asyncio.wait_for``.
+"""

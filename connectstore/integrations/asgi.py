@@ -78,10 +78,11 @@ class SessionMiddleware:
         cookies_sent: list[str] = []
         forwarded_proto: str | None = None
         for key, value in scope.get("headers", ()):
-            key = key.lower()
-            if key == b"cookie":
-                cookies_sent.append(value.decode("latin-1"))
-            elif key == b"x-forwarded-proto" and forwarded_proto is None:
+            size = len(key)  # only two names matter: lower-case just those (ASGI servers send lower case)
+            if size == 6:
+                if key == b"cookie" or key.lower() == b"cookie":
+                    cookies_sent.append(value.decode("latin-1"))
+            elif size == 17 and forwarded_proto is None and key.lower() == b"x-forwarded-proto":
                 forwarded_proto = value.decode("latin-1")
         info = RequestInfo(
             cookie_header=cookies_sent,
@@ -111,11 +112,11 @@ class SessionMiddleware:
                     commit_error = exc
                     await _send_store_error(send, exc)
                     raise
-                message.setdefault("headers", [])
-                message["headers"] = [
-                    *message["headers"],
-                    *((b"set-cookie", value.encode("latin-1")) for value in cookies),
-                ]
+                if cookies:
+                    message["headers"] = [
+                        *message.get("headers", ()),
+                        *((b"set-cookie", value.encode("latin-1")) for value in cookies),
+                    ]
             await send(message)
 
         try:
