@@ -17,10 +17,16 @@ cookie of the first one (resave=False, save_uninitialized=False, a one-day cooki
   sessions on its Redis cache backend;
 * the engine alone, in process: the ASGI apps called directly (no server, no HTTP parsing), plain
   Starlette, connectstore's ASGI middleware on MemoryStore, Starlette's signed-cookie
-  ``SessionMiddleware``; their cost is also given in µs per request over plain Starlette.
+  ``SessionMiddleware``; their cost is also given in µs per request over plain Starlette;
+* the sync bridge's hop, only with ``--only bridge`` (µs per call, not per request): RedisStore's
+  ``get`` awaited on the caller's own loop, the same through ``BlockingStore.get`` (one hop to
+  the bridge's loop thread and back), a hop around a coroutine that does no I/O, and redis-py's
+  blocking ``GET`` (what Flask-Session and Django's cache pay per store call).
 
-The contenders take turns within each round; the table shows the median µs per request and the
-ratio against each group's peer.
+The contenders take turns within each round; the table shows the median µs per request (wall
+clock), the median CPU µs per request (the whole process, every thread: the sync bridges' loop
+thread included; steadier than wall clock on a busy machine) and the wall-clock ratio against
+each group's peer.
 """
 
 from __future__ import annotations
@@ -165,9 +171,9 @@ def aiohttp_contenders(
     }
 
 
-def flask_contenders(url: str) -> dict[str, Batch]:
+def flask_contenders(url: str, closers: list[Callable[[], None]]) -> dict[str, Batch]:
     """``ConnectSession`` + RedisStore, Flask-Session's redis backend and Flask's signed
-    cookie, each through Flask's test client.
+    cookie, each through Flask's test client (``closers`` close ConnectSession's bridge).
     """
     import redis
     from flask import Flask, session
@@ -188,12 +194,14 @@ def flask_contenders(url: str) -> dict[str, Batch]:
         return app
 
     def connect(app: Flask) -> None:
-        ConnectSession(
-            app,
-            lambda: redis_store(url, "bench-flask:"),
-            resave=False,
-            save_uninitialized=False,
-            cookie={"max_age": DAY},
+        closers.append(
+            ConnectSession(
+                app,
+                lambda: redis_store(url, "bench-flask:"),
+                resave=False,
+                save_uninitialized=False,
+                cookie={"max_age": DAY},
+            ).close
         )
 
     def flask_session(app: Flask) -> None:
@@ -219,9 +227,9 @@ def flask_contenders(url: str) -> dict[str, Batch]:
     }
 
 
-def django_contenders(url: str) -> dict[str, Batch]:
+def django_contenders(url: str, closers: list[Callable[[], None]]) -> dict[str, Batch]:
     """Django's ``SESSION_ENGINE`` on connectstore + RedisStore and Django's cache sessions on
-    its Redis cache backend, each through Django's test client.
+    its Redis cache backend, each through Django's test client (``closers`` close the bridge).
     """
     import django  # type: ignore[import-untyped]
     from django.conf import settings  # type: ignore[import-untyped]
@@ -247,6 +255,9 @@ def django_contenders(url: str) -> dict[str, Batch]:
         USE_TZ=True,
     )
     django.setup()
+    from connectstore.integrations.django import close_bridge
+
+    closers.append(close_bridge)
 
     def contender(engine: str) -> Batch:
         with override_settings(SESSION_ENGINE=engine):
@@ -264,6 +275,52 @@ def django_contenders(url: str) -> dict[str, Batch]:
     return {
         "Django: connectstore engine + RedisStore": contender("connectstore.integrations.django"),
         "Django: cache sessions on Redis": contender("django.contrib.sessions.backends.cache"),
+    }
+
+
+def bridge_contenders(
+    loop: asyncio.AbstractEventLoop, url: str, closers: list[Callable[[], None]]
+) -> dict[str, Batch]:
+    """One store call per batch item: on the caller's loop, through a :class:`BlockingStore`,
+    a bridge hop without I/O, and redis-py's blocking ``GET``.
+    """
+    import redis
+
+    from connectstore.blocking import BlockingStore
+
+    session = {"cookie": {"originalMaxAge": DAY * 1000, "expires": None}, "n": 1}
+    direct = redis_store(url, "bench-bridge:")
+    loop.run_until_complete(direct.set("s", session))
+    closers.append(lambda: loop.run_until_complete(direct.close()))
+    bridge = BlockingStore(lambda: redis_store(url, "bench-bridge:"))
+    closers.append(bridge.close)
+    client = redis.Redis.from_url(url)
+    closers.append(client.close)
+
+    async def awaited(n: int) -> None:
+        for _ in range(n):
+            await direct.get("s")
+
+    async def nothing() -> None:
+        return None
+
+    def through_bridge(n: int) -> None:
+        for _ in range(n):
+            bridge.get("s")
+
+    def hop(n: int) -> None:
+        for _ in range(n):
+            bridge.run(nothing())
+
+    def blocking_get(n: int) -> None:
+        for _ in range(n):
+            client.get("bench-bridge:s")
+
+    return {
+        "bridge: RedisStore get on the caller's loop": lambda n: loop.run_until_complete(awaited(n)),
+        "bridge: RedisStore get through BlockingStore": through_bridge,
+        "bridge: a hop without I/O": hop,
+        "bridge: redis-py blocking GET": blocking_get,
     }
 
 
@@ -286,26 +343,30 @@ PEERS = {
     "Flask: signed cookie": "Flask: Flask-Session redis",
     "Django: connectstore engine + RedisStore": "Django: cache sessions on Redis",
     "engine: connectstore + MemoryStore": "engine: Starlette SessionMiddleware",
+    "bridge: RedisStore get through BlockingStore": "bridge: RedisStore get on the caller's loop",
 }
 PLAIN = "engine: plain Starlette"
 
 
-def format_table(medians: dict[str, float]) -> str:
-    """The Markdown table: µs per request, the ratio to the group's peer, and for the engine
-    rows the µs per request over plain Starlette.
+def format_table(medians: dict[str, float], cpu: dict[str, float]) -> str:
+    """The Markdown table: µs per request, CPU µs per request, the ratio to the group's peer,
+    and for the engine rows the µs per request over plain Starlette.
     """
-    lines = ["| contender | µs/request | vs peer | µs over plain Starlette |", "|---|---:|---:|---:|"]
+    lines = [
+        "| contender | µs/request | CPU µs/request | vs peer | µs over plain Starlette |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for name, us in medians.items():
         peer = PEERS.get(name)
         versus = f"{us / medians[peer]:.2f}x {peer.split(': ', 1)[1]}" if peer in medians else "-"
         over = f"{us - medians[PLAIN]:,.1f}" if name.startswith("engine") and PLAIN in medians else "-"
-        lines.append(f"| {name} | {us:,.1f} | {versus} | {over} |")
+        lines.append(f"| {name} | {us:,.1f} | {cpu[name]:,.1f} | {versus} | {over} |")
     return "\n".join(lines)
 
 
 def main() -> None:
     """Parse the options, start Redis, run the interleaved rounds, print the table."""
-    groups = ("aiohttp", "flask", "django", "engine")
+    groups = ("aiohttp", "flask", "django", "engine", "bridge")
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -316,7 +377,7 @@ def main() -> None:
     parser.add_argument("--only", action="append", choices=groups, help="run only this group (repeatable)")
     parser.add_argument("--json", type=Path, help="also write the medians and every round to this file")
     args = parser.parse_args()
-    chosen = args.only or groups
+    chosen = args.only or groups[:-1]  # the bridge's per-call rows only when asked for
     loop = asyncio.new_event_loop()
     with redis_server() as port:
         url = f"redis://127.0.0.1:{port}/0"
@@ -325,20 +386,24 @@ def main() -> None:
         if "aiohttp" in chosen:
             contenders |= aiohttp_contenders(loop, url, closers)
         if "flask" in chosen:
-            contenders |= flask_contenders(url)
+            contenders |= flask_contenders(url, closers)
         if "django" in chosen:
-            contenders |= django_contenders(url)
+            contenders |= django_contenders(url, closers)
         if "engine" in chosen:
             contenders |= engine_contenders(loop)
+        if "bridge" in chosen:
+            contenders |= bridge_contenders(loop, url, closers)
         for batch in contenders.values():
             batch(max(args.requests // 5, 20))  # warm-up; the first request makes the session
         times: dict[str, list[float]] = {name: [] for name in contenders}
+        cpu_times: dict[str, list[float]] = {name: [] for name in contenders}
         for number in range(args.rounds):
             order = list(contenders.items())
             for name, batch in order if number % 2 == 0 else order[::-1]:
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 batch(args.requests)
                 times[name].append((time.perf_counter() - started) * 1e6 / args.requests)
+                cpu_times[name].append((time.process_time() - cpu_started) * 1e6 / args.requests)
             print(
                 f"round {number + 1}: " + ", ".join(f"{n} {t[-1]:.0f}" for n, t in times.items()),
                 file=sys.stderr,
@@ -348,10 +413,17 @@ def main() -> None:
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
     medians = {name: statistics.median(values) for name, values in times.items()}
+    cpu = {name: statistics.median(values) for name, values in cpu_times.items()}
     print(f"{args.rounds} interleaved rounds of {args.requests} sequential requests, medians:\n")
-    print(format_table(medians))
+    print(format_table(medians, cpu))
     if args.json:
-        args.json.write_text(json.dumps({"medians_us": medians, "rounds_us": times}, indent=2))
+        report = {
+            "medians_us": medians,
+            "rounds_us": times,
+            "cpu_medians_us": cpu,
+            "cpu_rounds_us": cpu_times,
+        }
+        args.json.write_text(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

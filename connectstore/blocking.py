@@ -24,15 +24,16 @@ parent shares could break the parent's.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import concurrent.futures.thread  # registers its at-fork lock first: see _before_fork
+import contextlib
 import logging
 import os
+import sys
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from connectstore.errors import StoreError, StoreUnavailableError
 from connectstore.memory import MemoryStore
@@ -60,12 +61,13 @@ class _Runner:
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None, what: str) -> T:
         """Run ``coro`` on the loop and wait for it; past ``timeout`` cancel it and raise."""
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise StoreUnavailableError(f"{what} did not answer within {timeout} s") from None
+        call = _Call(coro)
+        call.start(self.loop)
+        if call.done.acquire(True, -1 if timeout is None else max(timeout, 0.0)):
+            return call.outcome()
+        with contextlib.suppress(RuntimeError):  # a closed loop runs the coroutine no more
+            self.loop.call_soon_threadsafe(call.cancel)
+        raise StoreUnavailableError(f"{what} did not answer within {timeout} s") from None
 
     def pause(self, timeout: float | None) -> bool:
         """Stop the loop where it is and wait (up to ``timeout``) for its thread to end;
@@ -90,6 +92,89 @@ class _Runner:
             self.loop.close()
         else:
             logger.warning("the session store's event loop did not stop within %s s", timeout)
+
+
+_TASKS_FROM_OTHER_THREADS = sys.version_info < (3, 14) and getattr(sys, "_is_gil_enabled", lambda: True)()
+"""Whether a task may be made outside its loop's thread: on CPython up to 3.13 with the GIL
+a task is registered in a process-wide weak set and its first step queued by one deque
+append. From 3.14 on, a task is registered in its creating thread's own list, and without
+the GIL nothing is vouched for: there the task is made on the loop's thread."""
+
+
+class _Call(Generic[T]):
+    """One coroutine handed to the loop's thread, and the lock its caller waits on.
+
+    The cheapest hand-off found (see bench/README.md, "Sync integrations"): the caller
+    makes the coroutine's task, whose first step the loop runs on the turn it wakes up for
+    (``call_soon_threadsafe`` wakes it); the task releases a plain lock when it ends, and the
+    caller, blocked on that lock, reads the outcome. ``asyncio.run_coroutine_threadsafe``
+    does the same through a ``concurrent.futures.Future`` (a condition variable, callbacks
+    chained both ways, a task made on one turn of the loop and started on the next, a done
+    callback run on a later one), about twice the work per call. The task runs in a copy of
+    the caller's context, as ``run_coroutine_threadsafe``'s did.
+    """
+
+    __slots__ = ("coro", "done", "error", "result", "task")
+
+    def __init__(self, coro: Coroutine[Any, Any, T]) -> None:
+        self.coro = coro
+        self.done = threading.Lock()
+        self.done.acquire()  # released by the loop's thread when the coroutine has ended
+        self.task: asyncio.Task[None] | None = None
+        self.result: T | None = None
+        self.error: BaseException | None = None
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Run the coroutine in a task of its own on ``loop`` (running in another thread)."""
+        if loop.is_closed():  # closed by another thread's close(): fail as call_soon_threadsafe does
+            raise RuntimeError("Event loop is closed")
+        if _TASKS_FROM_OTHER_THREADS and isinstance(loop, asyncio.BaseEventLoop) and not loop.get_debug():
+            # asyncio's own loops only append the task's first step to their queue (an atomic
+            # deque append; debug mode refuses it from another thread, and other loops, such
+            # as uvloop's, are not known to take it): then wake the loop to run it.
+            self.task = asyncio.Task(self._drive(), loop=loop)
+            loop.call_soon_threadsafe(_wake)
+        else:
+            loop.call_soon_threadsafe(self._start_here, loop)
+
+    def _start_here(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On the loop's thread: make the coroutine's task (run on the loop's next turn)."""
+        self.task = loop.create_task(self._drive())
+
+    async def _drive(self) -> None:
+        try:
+            self.result = await self.coro
+        except (KeyboardInterrupt, SystemExit) as exc:
+            self.error = exc
+            self.done.release()
+            raise  # stops the loop, as in any task
+        except BaseException as exc:  # the caller's to see, cancellation included
+            self.error = exc
+        self.done.release()
+
+    def cancel(self) -> None:
+        """On the loop's thread, after the task is made (the loop runs callbacks in order):
+        cancel the coroutine whose caller stopped waiting.
+        """
+        if self.task is not None:
+            self.task.cancel()
+
+    def outcome(self) -> T:
+        """The coroutine's result, or its exception raised in the caller's thread (a
+        cancelled coroutine raises :class:`concurrent.futures.CancelledError`, as the
+        future of ``run_coroutine_threadsafe`` did).
+        """
+        error = self.error
+        if error is None:
+            return self.result  # type: ignore[return-value]
+        self.error = None  # no reference cycle through the traceback
+        if isinstance(error, asyncio.CancelledError):
+            raise concurrent.futures.CancelledError from None  # as a cancelled future says it
+        raise error
+
+
+def _wake() -> None:
+    """Nothing: scheduled only so that the loop wakes up and runs what is queued."""
 
 
 _BRIDGES: weakref.WeakSet[BlockingStore] = weakref.WeakSet()
