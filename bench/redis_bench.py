@@ -8,10 +8,15 @@ Run by hand from the repository root (never against the shared Redis on 6379):
 
 Part 1 times ``get``/``set``/``touch`` against raw redis-py ``GET``/``SET EX``/``EXPIRE``
 (and against raw redis-py plus ``json`` (de)coding, the least a hand-written store does),
-in interleaved rounds of the same run, and reports medians and ratios.
+and the conditional pair the engine uses by default (``on_conflict="merge"``),
+``get_versioned``/``set_if``, against the same raw ``GET``/``SET EX``, in interleaved rounds
+of the same run, and reports medians and ratios.
 
-Part 1b runs ``get``/``set`` from 1 and from 32 concurrent callers (``--callers``) against raw
-redis-py + json, with and without auto-pipelining, interleaved, and reports the ratios.
+Part 1b runs ``get``/``set`` and ``get_versioned``/``set_if`` from 1 and from 32 concurrent
+callers (``--callers``) against raw redis-py + json, with and without auto-pipelining (the
+conditional pair with it only), interleaved, and reports the ratios; ``--cluster`` runs it
+again on a 3-primary Redis Cluster of its own (auto-pipelining per node) against raw
+``RedisCluster`` + json.
 
 Part 2 loads N sessions and times ``length()``, a full ``items()`` iteration and
 ``clear()`` against the raw-driver equivalents (``scan_iter`` + ``MGET``/``DEL`` batches of
@@ -37,6 +42,7 @@ import time
 import tracemalloc
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -48,6 +54,7 @@ from connectstore.cookie import format_expires
 from connectstore_redis import RedisStore
 
 PREFIX = "bench:"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
@@ -127,6 +134,17 @@ async def per_operation(port: int, rounds: int, per_round: int) -> None:
     async def store_touch() -> None:
         await store.touch("sid", session)
 
+    versioned = await store.get_versioned("sid")
+    assert versioned is not None
+    version = versioned.version  # every write here stores the same bytes: it stays valid
+
+    async def store_get_versioned() -> None:
+        await store.get_versioned("sid")
+
+    async def store_set_if() -> None:
+        if await store.set_if("sid", session, version) is None:
+            raise RuntimeError("set_if found the record changed")
+
     async def raw_touch() -> None:
         await raw.expire(key, 86400)
 
@@ -139,6 +157,8 @@ async def per_operation(port: int, rounds: int, per_round: int) -> None:
         "raw json.dumps + SET EX": raw_set_json,
         "store.touch": store_touch,
         "raw EXPIRE": raw_touch,
+        "store.get_versioned": store_get_versioned,
+        "store.set_if": store_set_if,
     }
     wall: dict[str, list[float]] = {name: [] for name in cases}
     cpu: dict[str, list[float]] = {name: [] for name in cases}
@@ -152,7 +172,7 @@ async def per_operation(port: int, rounds: int, per_round: int) -> None:
                 await call()
             wall[name].append((time.perf_counter() - started) / per_round * 1e6)
             cpu[name].append((time.process_time() - started_cpu) / per_round * 1e6)
-    print(f"\n## get/set/touch: {rounds} interleaved rounds x {per_round} calls, us per call\n")
+    print(f"\n## per operation: {rounds} interleaved rounds x {per_round} calls, us per call\n")
     print("Median round and best (fastest) round; wall time and this process's CPU time.\n")
     print("| operation | clock | store | raw redis-py | store / raw | best: store / raw | vs raw + json |")
     print("|---|---|---:|---:|---:|---:|---:|")
@@ -160,6 +180,8 @@ async def per_operation(port: int, rounds: int, per_round: int) -> None:
         ("get", "store.get", "raw GET", "raw GET + json.loads"),
         ("set", "store.set", "raw SET EX", "raw json.dumps + SET EX"),
         ("touch", "store.touch", "raw EXPIRE", None),
+        ("get_versioned", "store.get_versioned", "raw GET", "raw GET + json.loads"),
+        ("set_if", "store.set_if", "raw SET EX", "raw json.dumps + SET EX"),
     ):
         for label, table in (("wall", wall), ("CPU", cpu)):
             s, r = statistics.median(table[store_case]), statistics.median(table[raw_case])
@@ -171,22 +193,48 @@ async def per_operation(port: int, rounds: int, per_round: int) -> None:
 
 
 async def concurrent(port: int, rounds: int, calls: int, callers_list: list[int]) -> None:
+    """Part 1b on the benchmark's server (see :func:`concurrent_on`)."""
+    raw = Redis(host="127.0.0.1", port=port)
+    await concurrent_on(f"redis://127.0.0.1:{port}/0", raw, rounds, calls, callers_list)
+
+
+async def concurrent_cluster(rounds: int, calls: int, callers_list: list[int]) -> None:
+    """Part 1b on a 3-primary Redis Cluster of its own (the test suite's cluster helper),
+    against raw ``RedisCluster`` + json.
+    """
+    from redis.asyncio import RedisCluster
+
+    sys.path.insert(0, str(ROOT))
+    from tests.adapters.redis.servers import redis_cluster
+
+    with redis_cluster(primaries=3) as nodes:
+        print(f"\n# Redis Cluster, {len(nodes)} primaries")
+        raw = RedisCluster(host="127.0.0.1", port=nodes[0].port)
+        await concurrent_on(f"redis+cluster://127.0.0.1:{nodes[0].port}", raw, rounds, calls, callers_list)
+
+
+async def concurrent_on(url: str, raw: Any, rounds: int, calls: int, callers_list: list[int]) -> None:
     """Part 1b: throughput of ``callers`` concurrent tasks, store vs raw redis-py + json, interleaved.
 
     Each round runs every case once with ``calls`` calls in all, split over the callers;
     the store runs with auto-pipelining (the default) and without it. Reports throughput
     and this process's CPU time per call (steadier than wall time on a shared machine).
     """
-    raw = Redis(host="127.0.0.1", port=port)
-    url = f"redis://127.0.0.1:{port}/0"
     piped = RedisStore.from_url(url, prefix=PREFIX)
     plain = RedisStore.from_url(url, prefix=PREFIX, auto_pipeline=False)
     session = express_session()
     key = PREFIX + "sid"
     await piped.set("sid", session)
+    versioned = await piped.get_versioned("sid")
+    assert versioned is not None
+    version = versioned.version  # every write here stores the same bytes: it stays valid
+
+    async def set_if() -> None:
+        if await piped.set_if("sid", session, version) is None:
+            raise RuntimeError("set_if found the record changed")
 
     async def raw_get() -> None:
-        json.loads(await raw.get(key))  # type: ignore[arg-type]
+        json.loads(await raw.get(key))
 
     async def raw_set() -> None:
         await raw.set(key, json.dumps(session, separators=(",", ":"), ensure_ascii=False), ex=86400)
@@ -195,9 +243,11 @@ async def concurrent(port: int, rounds: int, calls: int, callers_list: list[int]
         "raw GET + json": raw_get,
         "store.get": lambda: piped.get("sid"),
         "store.get (auto_pipeline=False)": lambda: plain.get("sid"),
+        "store.get_versioned": lambda: piped.get_versioned("sid"),
         "raw json + SET EX": raw_set,
         "store.set": lambda: piped.set("sid", session),
         "store.set (auto_pipeline=False)": lambda: plain.set("sid", session),
+        "store.set_if": set_if,
     }
 
     async def run(call: Callable[[], Awaitable[object]], callers: int) -> tuple[float, float]:
@@ -366,6 +416,9 @@ def main() -> None:
         "--callers", type=int, nargs="*", default=[1, 32], help="concurrency levels of part 1b"
     )
     parser.add_argument("--concurrent-calls", type=int, default=6400, help="calls per case and round")
+    parser.add_argument(
+        "--cluster", action="store_true", help="also run part 1b on a 3-primary Redis Cluster of its own"
+    )
     args = parser.parse_args()
     hiredis = "hiredis" if redis.utils.HIREDIS_AVAILABLE else "pure-Python parser"
     print(
@@ -378,6 +431,8 @@ def main() -> None:
             asyncio.run(per_operation(port, args.rounds, args.per_round))
         if args.callers:
             asyncio.run(concurrent(port, args.rounds, args.concurrent_calls, args.callers))
+            if args.cluster:
+                asyncio.run(concurrent_cluster(args.rounds, args.concurrent_calls, args.callers))
         if args.sizes:
             asyncio.run(bulk(port, args.sizes))
 

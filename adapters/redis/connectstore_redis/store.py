@@ -114,10 +114,12 @@ class RedisStore(ConditionalWrites):
         seconds between the probes (one call at a time) that check whether Redis is back
         while the breaker is open.
     ``auto_pipeline``
-        on a standalone server, send the commands of ``get``/``set``/``destroy``/``touch``
-        that concurrent callers issue in one event-loop turn in one write, on one connection
-        borrowed from the client's pool (:mod:`connectstore_redis.pipeline`); timeouts,
-        errors and the breaker apply per call. On by default; a Cluster ignores it.
+        send the commands of ``get``/``set``/``destroy``/``touch`` (and the conditional
+        writes) that concurrent callers issue in one event-loop turn in one write, on one
+        connection borrowed from the client's pool (:mod:`connectstore_redis.pipeline`); on
+        a Cluster, one per primary, by key slot, redirections through redis-py's routing
+        (:mod:`connectstore_redis.cluster_pipeline`). Timeouts, errors and the breaker apply
+        per call. On by default.
     """
 
     capabilities: ClassVar[frozenset[str]] = frozenset(

@@ -11,9 +11,10 @@ forces them to:
   multi-key commands and scripts cannot span hash slots.
 
 Every round trip goes through :class:`~connectstore_redis.failures.Bounded`; a batch is at
-most ``batch_size`` keys, never one giant ``MGET``/``DEL``. On a standalone server with
-``auto_pipeline``, :attr:`Topology.execute` (the single-key commands and scripts) goes
-through an :class:`~connectstore_redis.pipeline.AutoPipeline`.
+most ``batch_size`` keys, never one giant ``MGET``/``DEL``. With ``auto_pipeline``,
+:attr:`Topology.execute` (the single-key commands and scripts) goes through an
+:class:`~connectstore_redis.pipeline.AutoPipeline`: the server's, or on a Cluster that of
+the key's node (:class:`~connectstore_redis.cluster_pipeline.ClusterPipelines`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import NoScriptError
 
 from connectstore import StoreError
+from connectstore_redis.cluster_pipeline import ClusterPipelines
 from connectstore_redis.failures import Bounded
 from connectstore_redis.pipeline import AutoPipeline
 from connectstore_redis.queries import (
@@ -52,7 +54,7 @@ Client = Redis | RedisCluster
 class Topology(abc.ABC):
     """The key operations a store needs, for one kind of deployment."""
 
-    pipeline: AutoPipeline | None = None
+    pipeline: AutoPipeline | ClusterPipelines | None = None
 
     def __init__(self, client: Client, bounded: Bounded) -> None:
         self.client = client
@@ -167,9 +169,18 @@ class Standalone(Topology):
 
 
 class Cluster(Topology):
-    """A Redis Cluster: every primary is scanned; batches go through a cluster pipeline."""
+    """A Redis Cluster: every primary is scanned; batches go through a cluster pipeline;
+    ``auto_pipeline`` sends the single-key commands of concurrent callers through one
+    :class:`AutoPipeline` per primary.
+    """
 
     client: RedisCluster
+
+    def __init__(self, client: RedisCluster, bounded: Bounded, *, auto_pipeline: bool = False) -> None:
+        super().__init__(client, bounded)
+        if auto_pipeline:
+            self.pipeline = ClusterPipelines(client, bounded.timeout)
+            self.execute = self.pipeline.execute
 
     async def scan(self, pattern: bytes, count: int) -> AsyncIterator[list[bytes | str]]:
         """SCAN each primary in turn, each with its own cursor."""
@@ -221,9 +232,9 @@ class Cluster(Topology):
 
 
 def topology_for(client: Client, bounded: Bounded, *, auto_pipeline: bool = False) -> Topology:
-    """The topology matching ``client``'s kind (``auto_pipeline``: standalone servers only)."""
+    """The topology matching ``client``'s kind."""
     if isinstance(client, RedisCluster):
-        return Cluster(client, bounded)
+        return Cluster(client, bounded, auto_pipeline=auto_pipeline)
     if isinstance(client, Redis):
         return Standalone(client, bounded, auto_pipeline=auto_pipeline)
     raise TypeError(

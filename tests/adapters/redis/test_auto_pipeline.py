@@ -41,7 +41,7 @@ async def pipeline_of(store: RedisStore) -> AutoPipeline:
     """The auto-pipeline the store uses on the running loop."""
     binding = await store._loops.current()
     pipeline = binding.topology.pipeline
-    assert pipeline is not None
+    assert isinstance(pipeline, AutoPipeline)  # a standalone server's (a Cluster has one per node)
     return pipeline
 
 
