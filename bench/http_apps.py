@@ -77,3 +77,92 @@ def starlette_signed_app() -> Starlette:
 
     middleware = [Middleware(SignedCookieSessions, secret_key=SECRET, max_age=DAY)]
     return Starlette(routes=[Route("/", _counter)], middleware=middleware)
+
+
+class FloorSessions:
+    """The floor: a bare pure-ASGI session middleware doing only what the counter needs.
+
+    It finds the ``connect.sid`` cookie, checks its HMAC, ``GET``s the session, parses it,
+    runs the route, then ``SET ... EX`` the session as JSON and signs a new cookie: none of
+    express-session's rules, cookie model, expiry, size or conflict checks, timeouts or
+    error mapping. Its Redis calls go through connectstore-redis's automatic pipeline (the
+    same connection handling as ``RedisStore``), so the gap between this row and the
+    ``connectstore`` row is what the engine and the store's layers cost.
+    """
+
+    def __init__(self, client: Redis) -> None:
+        self.client = client
+        self.inner = Starlette(routes=[Route("/", _counter)])
+        self.pipelines: dict[Any, Any] = {}
+        self.key = SECRET.encode()
+
+    def signature(self, sid: str) -> str:
+        """cookie-signature's HMAC-SHA256 of ``sid``, base64 without padding."""
+        import base64
+        import hashlib
+        import hmac
+
+        return base64.b64encode(hmac.digest(self.key, sid.encode(), hashlib.sha256)).decode().rstrip("=")
+
+    def sid_of(self, scope: Any) -> str | None:
+        """The session id of the request's valid ``connect.sid`` cookie, if any."""
+        import hmac
+        from urllib.parse import unquote
+
+        for name, value in scope["headers"]:
+            if name != b"cookie":
+                continue
+            for part in value.decode("latin-1").split(";"):
+                cookie_name, _, cookie_value = part.strip().partition("=")
+                if cookie_name == "connect.sid":
+                    signed = unquote(cookie_value)
+                    body, _, mac = signed[2:].rpartition(".")
+                    if signed.startswith("s:") and hmac.compare_digest(mac, self.signature(body)):
+                        return body
+        return None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        import asyncio
+        import json
+        import secrets
+        from urllib.parse import quote
+
+        from connectstore_redis.pipeline import AutoPipeline
+
+        if scope["type"] != "http":
+            await self.inner(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        pipeline = self.pipelines.get(loop) or self.pipelines.setdefault(loop, AutoPipeline(self.client, 5.0))
+        sid = self.sid_of(scope)
+        data: dict[str, Any] = {}
+        if sid is not None:
+            raw = await pipeline.execute("GET", f"bench-floor:{sid}")
+            if raw is not None:
+                data = json.loads(raw)
+        new = sid is None
+        key = f"bench-floor:{sid or secrets.token_urlsafe(24)}"
+        scope["session"] = data
+
+        async def send_with_session(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                await pipeline.execute("SET", key, json.dumps(data), "EX", DAY)
+                if new:
+                    sid = key.removeprefix("bench-floor:")
+                    value = quote(f"s:{sid}.{self.signature(sid)}", safe="")
+                    header = f"connect.sid={value}; Path=/; Max-Age={DAY}; HttpOnly"
+                    message["headers"] = [*message.get("headers", []), (b"set-cookie", header.encode())]
+            await send(message)
+
+        await self.inner(scope, receive, send_with_session)
+
+    async def close(self) -> None:
+        """Close the pipelines and the client."""
+        for pipeline in self.pipelines.values():
+            await pipeline.close()
+        await self.client.aclose()
+
+
+def floor_app() -> FloorSessions:
+    """:class:`FloorSessions` on the benchmark's Redis."""
+    return FloorSessions(Redis.from_url(redis_url()))

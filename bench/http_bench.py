@@ -77,6 +77,7 @@ ROWS = (
         "starsessions", "starsessions + its RedisStore", "starsessions_app", starsessions_peer="starsessions"
     ),
     Row("express", "Express 5 + express-session + connect-redis 9 (Node)"),
+    Row("floor", "floor: bare ASGI session middleware, auto-pipelined GET/SET", "floor_app"),
     Row(
         "connectstore", "connectstore ASGI + RedisStore", "connectstore_app", starsessions_peer="starsessions"
     ),

@@ -123,3 +123,27 @@ async def test_wrk_script_sends_the_session_cookies() -> None:
     # turn, so both got some), maybe one still in flight when wrk stopped, and this read.
     assert all(count > 2 for count in counts)
     assert report["requests"] + 4 <= sum(counts) <= report["requests"] + 5
+
+
+async def test_the_floor_app_counts_and_signs_as_express_session() -> None:
+    from urllib.parse import unquote
+
+    from redis.asyncio import Redis
+
+    from bench.http_apps import SECRET, FloorSessions
+    from connectstore.signing import unsign_cookie
+
+    app = FloorSessions(Redis.from_url("redis://127.0.0.1:6379/0"))
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            first = await client.get("/")
+            assert [first.json()["n"]] + [(await client.get("/")).json()["n"] for _ in range(2)] == [1, 2, 3]
+        signed = first.cookies["connect.sid"]
+        assert unsign_cookie(unquote(signed), SECRET) is not None  # what express-session accepts
+        transport = httpx.ASGITransport(app=app)
+        tampered = {"connect.sid": signed[:-2] + ("AA" if not signed.endswith("AA") else "BB")}
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", cookies=tampered) as client:
+            assert (await client.get("/")).json()["n"] == 1  # a new session
+    finally:
+        await app.close()
