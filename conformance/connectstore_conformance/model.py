@@ -93,6 +93,10 @@ class Versions:
         if status == CURRENT:
             self.seen[key] = (version, UNKNOWN)
 
+    def current_keys(self) -> list[str]:
+        """The keys whose version the model knows to be their record's, in a stable order."""
+        return sorted(key for key, (_, status) in self.seen.items() if status == CURRENT)
+
     def cleared(self) -> None:
         """Every record was removed."""
         for key in list(self.seen):
@@ -226,11 +230,17 @@ def store_state_machine(store: Store, loop: asyncio.AbstractEventLoop, timeout: 
         @precondition(lambda self: "set_if" in capabilities)
         @rule(
             key=st.sampled_from(SID_KEYS),
+            follow=st.integers(0, len(SID_KEYS)),
             data=APP_DATA,
             expiry=st.sampled_from(EXPIRIES),
             which=st.sampled_from(["known", "known", "known", NO_VERSION, "made-up-version"]),
         )
-        def set_if(self, key: str, data: dict[str, Any], expiry: str, which: str) -> None:
+        def set_if(self, key: str, follow: int, data: dict[str, Any], expiry: str, which: str) -> None:
+            # Most often write over a version just read or written (follow > 0): with 13 keys
+            # drawn at random, a read and a write of the same key would seldom meet.
+            current = self.versions.current_keys()
+            if follow and current:
+                key = current[follow % len(current)]
             data = self.unique(data)
             version, status = self.versions.get(key) if which == "known" else (which, STALE)
             sid = self.sid(key)
@@ -256,7 +266,7 @@ def store_state_machine(store: Store, loop: asyncio.AbstractEventLoop, timeout: 
             else:
                 assert is_version(got), f"{what}: expected the new version, got {shown(got)}"
                 self.model[key] = data
-                self.versions.saw(key, got)
+                self.returned_version_is_the_records(key, got, what)
 
         @precondition(lambda self: "create" in capabilities)
         @rule(key=st.sampled_from(SID_KEYS), data=APP_DATA, expiry=st.sampled_from(["future", "none"]))
@@ -272,7 +282,24 @@ def store_state_machine(store: Store, loop: asyncio.AbstractEventLoop, timeout: 
                 return
             assert is_version(got), f"{what}: expected a version (no session there), got {shown(got)}"
             self.model[key] = data
-            self.versions.saw(key, got)
+            self.returned_version_is_the_records(key, got, what)
+
+        def returned_version_is_the_records(self, key: str, version: str, what: str) -> None:
+            """A write's returned ``version`` is the version of the record it wrote: read
+            back at once (nothing runs in between), ``get_versioned`` must report it, or the
+            next ``set_if`` over it would be refused. Checked after every successful write
+            rather than left to a later step on the same key to find.
+            """
+            self.versions.saw(key, version)
+            if "get_versioned" not in capabilities:
+                return
+            read = call(store.get_versioned(self.sid(key)))
+            reported = read.version if isinstance(read, Versioned) else read
+            assert reported == version, (
+                f"{what} returned the version {shown(version)}, but get_versioned() of the record it "
+                f"wrote then reports {shown(reported)}: a write must return the version of the record "
+                "it wrote"
+            )
 
         def teardown(self) -> None:
             for key in SID_KEYS:
