@@ -315,7 +315,9 @@ class ModelChecks(ConformanceBase):
         """Hypothesis interleaves set/get/destroy/touch/clear/all/ids/length and the
         conditional writes (get_versioned/set_if/create, with current, stale and made-up
         versions) at random (hostile sids, every JSON type, future/null/past expiries); after
-        every step the store agrees with a reference model of the contract.
+        every step the store agrees with a reference model of the contract, and every
+        successful ``set_if``/``create`` is read back at once (``get_versioned`` must report
+        the version the write returned).
         """
         machine = store_state_machine(store, asyncio.get_running_loop())
         budget = settings(
