@@ -37,7 +37,7 @@ from connectstore.errors import SessionDecodeError, SessionNotFoundError, Sessio
 from connectstore.serializer import JSONSerializer, SessionData
 from connectstore.session import Session, data_json
 from connectstore.signing import sign_cookie, unsign_cookie_key
-from connectstore.timeouts import STEP_FIRST, timed_out, within, within_rest
+from connectstore.timeouts import STEP_FIRST, first_step, within, within_rest
 
 if TYPE_CHECKING:
     from connectstore.engine import RequestInfo, SessionEngine
@@ -314,16 +314,15 @@ class RequestSession:
         left = limit - self._store_seconds
         started = time.monotonic()
         try:
+            what = type(self._engine.store).__name__
             if STEP_FIRST and left > 0 and type(operation) is CoroutineType:
-                # within()'s first step, inline: most calls to an in-process store end in it
-                try:
-                    first = operation.send(None)
-                except StopIteration as done:
-                    return done.value  # type: ignore[no-any-return]
-                except asyncio.TimeoutError:
-                    raise timed_out(type(self._engine.store).__name__, left) from None
-                return await within_rest(left, started, operation, first, type(self._engine.store).__name__)  # type: ignore[no-any-return]
-            return await within(max(left, 0.0), operation, type(self._engine.store).__name__)
+                # within()'s own steps without its coroutine: most in-process store calls end
+                # in the first step
+                finished, value = first_step(operation, left, what)
+                if finished:
+                    return value  # type: ignore[no-any-return]
+                return await within_rest(left, started, operation, value, what)  # type: ignore[no-any-return]
+            return await within(max(left, 0.0), operation, what)
         finally:
             self._store_seconds += time.monotonic() - started
 

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from connectstore.errors import StoreUnavailableError
 
-__all__ = ["STEP_FIRST", "timed_out", "within", "within_rest"]
+__all__ = ["STEP_FIRST", "first_step", "timed_out", "within", "within_rest"]
 
 T = TypeVar("T")
 
@@ -35,18 +35,28 @@ async def within(seconds: float | None, operation: Awaitable[T], what: str) -> T
         raise timed_out(what, seconds)
     if STEP_FIRST and seconds > 0 and type(operation) is types.CoroutineType:
         started = time.monotonic()
-        try:
-            first = operation.send(None)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        except asyncio.TimeoutError:
-            raise timed_out(what, seconds) from None
-        return await within_rest(seconds, started, operation, first, what)  # type: ignore[no-any-return]
+        finished, value = first_step(operation, seconds, what)
+        if finished:
+            return value  # type: ignore[no-any-return]
+        return await within_rest(seconds, started, operation, value, what)  # type: ignore[no-any-return]
     try:
         if STEP_FIRST and seconds > 0:
             async with asyncio.timeout(seconds):  # type: ignore[attr-defined,unused-ignore]
                 return await operation
         return await asyncio.wait_for(operation, seconds)
+    except asyncio.TimeoutError:
+        raise timed_out(what, seconds) from None
+
+
+def first_step(operation: Coroutine[Any, Any, Any], seconds: float, what: str) -> tuple[bool, Any]:
+    """Run ``operation``'s first step now, before any timer: ``(True, its result)`` when it
+    ended in it (an in-process store), else ``(False, what it yielded)`` for
+    :func:`within_rest` to go on from. Only where :data:`STEP_FIRST`.
+    """
+    try:
+        return False, operation.send(None)
+    except StopIteration as done:
+        return True, done.value
     except asyncio.TimeoutError:
         raise timed_out(what, seconds) from None
 
