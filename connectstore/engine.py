@@ -63,7 +63,9 @@ class RequestInfo:
     forwarded_proto: str | None = None
     """The ``X-Forwarded-Proto`` header, believed only when the engine trusts the proxy."""
     request: Any = None
-    """The framework's request object, passed to ``genid`` and a callable ``cookie``."""
+    """The framework's request object, passed to ``genid`` and a callable ``cookie``
+    (integrations leave it None when the engine has neither: :attr:`SessionEngine.uses_request`).
+    """
 
 
 CookieSetting = (
@@ -202,6 +204,16 @@ class SessionEngine:
         if not lazy:
             await request.start()
         return request
+
+    @property
+    def uses_request(self) -> bool:
+        """Whether the engine hands the framework's request to the application (``genid``,
+        a callable ``cookie``): the one use of :attr:`RequestInfo.request`. Integrations pass
+        the request only then, so that otherwise a request and the engine's state of it
+        (which the request usually holds) make no reference cycle, and are freed when the
+        response is sent rather than by the cyclic garbage collector.
+        """
+        return self.genid is not None or callable(self.cookie)
 
     def is_secure(self, info: RequestInfo) -> bool:
         """Whether the request came over HTTPS (through a trusted proxy's header if allowed)."""

@@ -85,7 +85,7 @@ def session_middleware(
             path=request.path,
             secure=request.secure,
             forwarded_proto=headers.get("X-Forwarded-Proto"),
-            request=request if _needs_request(ready) else None,
+            request=request if ready.uses_request else None,
         )
         sessions = await ready.open(info)
         request[SESSION_KEY] = sessions.session
@@ -99,16 +99,6 @@ def session_middleware(
         return response
 
     return middleware
-
-
-def _needs_request(engine: SessionEngine) -> bool:
-    """Whether ``engine`` passes the request to a function of the application (``genid``, a
-    callable ``cookie``). Only then does the engine's state of a request hold the request:
-    otherwise the request and what it holds (stored under :data:`SESSION_KEY`) make no
-    reference cycle, and are freed when the response is sent instead of by the cyclic
-    garbage collector.
-    """
-    return engine.genid is not None or callable(engine.cookie)
 
 
 async def _commit_or_conflict(request: web.Request, response: web.StreamResponse) -> None:

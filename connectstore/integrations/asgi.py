@@ -89,7 +89,7 @@ class SessionMiddleware:
             path=scope.get("path") or "/",
             secure=scope.get("scheme") in ("https", "wss"),
             forwarded_proto=forwarded_proto,
-            request=scope,
+            request=scope if self.engine.uses_request else None,
         )
         sessions = await self.engine.open(info, lazy=self.lazy)
         scope["session"] = sessions.session if sessions.loaded else UnloadedSession()

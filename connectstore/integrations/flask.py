@@ -256,14 +256,15 @@ class ConnectSessionInterface(SessionInterface):
 
     def open_session(self, app: Flask, request: Request) -> FlaskSession:
         """Read the cookie and load (or make) the request's session."""
+        engine = self.engine(app)
         info = RequestInfo(
             cookie_header=request.headers.getlist("Cookie"),
             path=(request.root_path or "") + request.path,
             secure=request.is_secure,
             forwarded_proto=request.headers.get("X-Forwarded-Proto"),
-            request=request,
+            request=request if engine.uses_request else None,
         )
-        sessions = self.bridge.run(self.engine(app).open(info))
+        sessions = self.bridge.run(engine.open(info))
         return FlaskSession(sessions, self.bridge, app.permanent_session_lifetime.total_seconds())
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:

@@ -170,7 +170,7 @@ class ConnectSessionMiddleware(SessionMiddleware):  # type: ignore[misc]
             path=request.path,
             secure=request.is_secure(),
             forwarded_proto=request.META.get("HTTP_X_FORWARDED_PROTO"),
-            request=request,
+            request=request if engine.uses_request else None,
         )
         session = EngineSession(bridge.run(engine.open(info)), bridge)
         setattr(request, _REQUEST_ATTRIBUTE, session)
