@@ -10,12 +10,8 @@ can be weakly referenced; the aiohttp twin is in tests/integrations/aiohttp.
 
 from __future__ import annotations
 
-import gc
 import weakref
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from connectstore import MemoryStore, SessionEngine
 from connectstore.integrations.asgi import SessionMiddleware
@@ -25,17 +21,6 @@ SECRET = "lifetime secret"
 
 class Scope(dict[str, Any]):
     """An ASGI scope that a weak reference can follow."""
-
-
-@pytest.fixture
-def no_cyclic_gc() -> Iterator[None]:
-    """Only reference counting frees objects while the test runs."""
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 async def counter(scope: Any, receive: Any, send: Any) -> None:

@@ -9,28 +9,14 @@ collector (a collection per few hundred requests, each one traversing them all).
 
 from __future__ import annotations
 
-import gc
 import weakref
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from aiohttp import web
 
 from connectstore import MemoryStore
 from connectstore.integrations.aiohttp import get_session, session_middleware
 from tests.integrations.aiohttp.app import SECRET, client_for
-
-
-@pytest.fixture
-def no_cyclic_gc() -> Iterator[None]:
-    """Only reference counting frees objects while the test runs."""
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def counter_app(seen: list[weakref.ref[web.Request]], **options: Any) -> web.Application:
